@@ -1,0 +1,42 @@
+# `make run` and `make test` set up everything they need on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+DB     ?= trellis.duckdb
+PORT   ?= 8501
+export LITELLM_LOCAL_MODEL_COST_MAP := True
+
+.PHONY: run test setup browser bench schema clean
+
+run: $(DB)
+	$(BIN)/streamlit run app.py --server.port $(PORT) --server.headless true \
+		--browser.gatherUsageStats false -- --db $(DB)
+
+test: setup browser
+	$(BIN)/python -m pytest -q
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+# A new database is loaded with the sample library; an existing one is left alone.
+$(DB): | setup
+	$(BIN)/trellis import sample_traces --db $(DB)
+
+# Browser tests drive Debian's Chromium (Playwright cannot download its own here).
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core; }
+
+bench: setup
+	$(BIN)/python bench/run_all.py
+
+schema: setup
+	$(BIN)/trellis schema --out docs/trace.schema.json
+
+clean:
+	rm -rf $(VENV) .pytest_cache tests/artifacts

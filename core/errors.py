@@ -1,0 +1,30 @@
+"""Errors a person can act on: each one names the file, line or field at fault."""
+
+from __future__ import annotations
+
+
+class TrellisError(Exception):
+    """Base class; ``str()`` is the one-line message shown to people."""
+
+
+class InputError(TrellisError):
+    """A trace file that cannot be imported as it is."""
+
+    def __init__(self, source: str, message: str, line: int | None = None):
+        self.source = source
+        self.line = line
+        self.message = message
+        where = f"{source}:{line}" if line is not None else source
+        super().__init__(f"{where}: {message}")
+
+
+class TreeError(TrellisError):
+    """Nodes that do not form one tree (missing parent, cycle, duplicate id, several roots)."""
+
+
+class StoreError(TrellisError):
+    """The database cannot be opened or written."""
+
+
+class NotFound(TrellisError):
+    """No trace (or node) with that id."""

@@ -1,0 +1,127 @@
+"""Reading trace files of every supported format into validated traces.
+
+``read_file`` parses and checks a file without touching the store;
+``import_files`` reads every file first and then stores them all in one
+transaction, so a bad file leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from core.errors import InputError, TreeError
+from core.importers.reading import DEFAULT_MAX_BYTES, load_json, read_text
+from core.models import Trace
+from core.store import Store, nodes_to_arrow
+from core.tree import check_tree
+
+PARSERS = ("trellis", "rlm", "otlp", "langsmith")  # each a module here with parse(path, source)
+FORMATS = ("auto", *PARSERS)
+
+
+def _parser(format: str):
+    return importlib.import_module(f"core.importers.{format}")
+
+
+@dataclass
+class ReadTrace:
+    """A trace read from a file and checked to be one tree, ready to store."""
+
+    trace: Trace
+    nodes: pa.Table
+    depth: list[int]
+    source: str
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def node_count(self) -> int:
+        return self.nodes.num_rows
+
+
+def read_file(path: str | Path, format: str = "auto", *, max_bytes: int = DEFAULT_MAX_BYTES) -> list[ReadTrace]:
+    path = Path(path)
+    source = str(path)
+    if format not in FORMATS:
+        raise InputError(source, f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
+    if not path.is_file():
+        raise InputError(source, "no such file")
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise InputError(source, f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.1f} MB limit")
+    if size == 0:
+        raise InputError(source, "file is empty")
+    if format == "auto":
+        format = detect_format(path, source)
+    result = []
+    for parsed in _parser(format).parse(path, source):
+        nodes = parsed.nodes if isinstance(parsed.nodes, pa.Table) else nodes_to_arrow(parsed.nodes)
+        if nodes.num_rows == 0:
+            raise InputError(source, f"trace {parsed.trace.id!r} has no nodes")
+        try:
+            depth = check_tree(nodes.column("id").to_pylist(), nodes.column("parent_id").to_pylist())
+        except TreeError as exc:
+            raise InputError(source, f"trace {parsed.trace.id!r}: {exc}") from None
+        result.append(ReadTrace(parsed.trace, nodes, depth, source, parsed.warnings))
+    return result
+
+
+def import_files(
+    store: Store, paths: list[str | Path], format: str = "auto", *, replace: bool = False, max_bytes: int = DEFAULT_MAX_BYTES
+) -> list[ReadTrace]:
+    """Read every file (a folder means the .json and .jsonl files in it), then store all their traces in one transaction."""
+    traces = [t for path in expand_paths(paths) for t in read_file(path, format, max_bytes=max_bytes)]
+    seen: dict[str, str] = {}
+    for t in traces:
+        if t.trace.id in seen:
+            raise InputError(t.source, f"trace id {t.trace.id!r} also comes from {seen[t.trace.id]}")
+        seen[t.trace.id] = t.source
+    store.add_traces([(t.trace, t.nodes, t.depth, t.source) for t in traces], replace=replace)
+    return traces
+
+
+def expand_paths(paths: list[str | Path]) -> list[Path]:
+    expanded = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            expanded.extend(sorted(p for p in path.iterdir() if p.suffix in (".json", ".jsonl") and p.is_file()))
+        else:
+            expanded.append(path)
+    return expanded
+
+
+_SNIFF_BYTES = 64 * 1024
+_SIGNATURES = [
+    ("trellis", re.compile(rb'"format"\s*:\s*"trellis"')),
+    ("otlp", re.compile(rb'"resourceSpans"\s*:')),
+    ("langsmith", re.compile(rb'"(child_runs|dotted_order|parent_run_id)"\s*:')),
+]
+
+
+def detect_format(path: Path, source: str) -> str:
+    with path.open("rb") as f:
+        head = f.read(_SNIFF_BYTES)
+    first_line = head.split(b"\n", 1)[0].strip()
+    try:
+        first = json.loads(first_line)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        first = None
+    if isinstance(first, dict) and first.get("type") == "metadata":
+        return "rlm"
+    for name, signature in _SIGNATURES:
+        if signature.search(head):
+            return name
+    if not head.lstrip().startswith((b"{", b"[")):
+        raise InputError(source, "not JSON or JSONL (expected a Trellis, RLM, OTLP/JSON or LangSmith trace file)", 1)
+    value = load_json(read_text(path, source), source) if first is None else first
+    for name in ("otlp", "langsmith"):
+        if _parser(name).looks_like(value):
+            return name
+    raise InputError(
+        source, "unknown trace format: not Trellis JSON, an RLM log, OTLP/JSON or a LangSmith run tree; use --format"
+    )

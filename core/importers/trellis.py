@@ -1,0 +1,55 @@
+"""Trellis's own format: one JSON document per trace, or JSONL for big traces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from core.errors import InputError
+from core.importers.base import ParsedTrace
+from core.importers.reading import read_text
+from core.models import Trace, TraceDocument
+from core.store import read_trellis_jsonl
+
+
+def parse(path: Path, source: str) -> list[ParsedTrace]:
+    if _is_jsonl(path):
+        return _parse_jsonl(path, source)
+    text = read_text(path, source)
+    try:
+        document = TraceDocument.model_validate_json(text)
+    except ValidationError as exc:
+        raise InputError(source, describe(exc, text)) from None
+    return [ParsedTrace(trace=document.trace, nodes=document.nodes)]
+
+
+def _parse_jsonl(path: Path, source: str) -> list[ParsedTrace]:
+    parsed = []
+    for header, line, table in read_trellis_jsonl(path, source):
+        try:
+            trace = Trace.model_validate(header)
+        except ValidationError as exc:
+            raise InputError(source, "trace." + describe(exc), line) from None
+        parsed.append(ParsedTrace(trace=trace, nodes=table))
+    if not parsed:
+        raise InputError(source, "no trace header line")
+    return parsed
+
+
+def _is_jsonl(path: Path) -> bool:
+    """A document whose first line is a whole JSON object with more lines after it."""
+    with path.open("rb") as f:
+        first = f.readline().strip()
+        return first.startswith(b"{") and first.endswith(b"}") and bool(f.read(4096).strip())
+
+
+def describe(exc: ValidationError, text: str | None = None) -> str:
+    """The first validation problem as 'field.path: message'."""
+    error = exc.errors(include_url=False)[0]
+    if error["type"] == "json_invalid":
+        return f"not valid JSON: {error['msg'].removeprefix('Invalid JSON: ')}"
+    parts = []
+    for part in error["loc"]:
+        parts.append(f"[{part}]" if isinstance(part, int) else ("." if parts else "") + str(part))
+    return f"{''.join(parts)}: {error['msg']}"

@@ -1,0 +1,43 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from core import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "sample_traces"
+EXTERNAL = ROOT.parent / "shared" / "external_traces"
+
+
+@pytest.fixture
+def store():
+    with Store(":memory:") as s:
+        yield s
+
+
+def trellis_json(trace_id: str, nodes: list[dict], **trace_fields) -> str:
+    """A Trellis JSON document as a person would write it."""
+    return json.dumps(
+        {"format": "trellis", "version": 1, "trace": {"id": trace_id, "title": trace_id, **trace_fields}, "nodes": nodes}
+    )
+
+
+def trellis_jsonl(trace_id: str, nodes: list[dict]) -> str:
+    header = {"format": "trellis", "version": 1, "trace": {"id": trace_id, "title": trace_id}}
+    return "\n".join(json.dumps(x) for x in [header, *nodes]) + "\n"
+
+
+def chain(length: int) -> list[dict]:
+    """A chain of nested recursive calls, `length` levels deep."""
+    return [{"id": f"n{i}", "parent_id": f"n{i - 1}" if i else None, "kind": "recurse"} for i in range(length)]
+
+
+@pytest.fixture
+def small_tree() -> list[dict]:
+    return [
+        {"id": "root", "kind": "decompose", "subproblem": "Assess the contract's risk"},
+        {"id": "s1", "parent_id": "root", "order": 0, "kind": "leaf", "subproblem": "Section 1", "tokens_in": 100, "tokens_out": 20},
+        {"id": "s2", "parent_id": "root", "order": 1, "kind": "leaf", "subproblem": "Section 2", "cost": 0.5},
+        {"id": "agg", "parent_id": "root", "order": 2, "kind": "aggregate", "aggregation": "concatenate"},
+    ]

@@ -1,0 +1,92 @@
+"""The `trellis` command line, used the way a person would in a terminal."""
+
+import json
+
+import pytest
+
+from core.cli import main
+from tests.conftest import trellis_json, trellis_jsonl
+
+
+@pytest.fixture
+def db(tmp_path):
+    return str(tmp_path / "cli.duckdb")
+
+
+@pytest.fixture
+def trace_file(tmp_path, small_tree):
+    path = tmp_path / "contract.json"
+    path.write_text(trellis_json("contract", small_tree, role="teacher", agent="llama-3.1-70b-instruct"))
+    return path
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_import_prints_one_line_per_trace(capsys, db, trace_file):
+    code, out, err = run(capsys, "import", str(trace_file), "--db", db)
+    assert (code, out, err) == (0, "contract\t4 nodes\n", "")
+
+
+def test_list_as_table_and_json(capsys, monkeypatch, db, trace_file):
+    monkeypatch.setenv("COLUMNS", "200")
+    run(capsys, "import", str(trace_file), "--db", db)
+    code, out, _ = run(capsys, "list", "--db", db)
+    assert code == 0 and "contract" in out and "llama-3.1-70b-instruct" in out
+    code, out, _ = run(capsys, "list", "--db", db, "--json")
+    [row] = json.loads(out)
+    assert (row["id"], row["node_count"], row["role"]) == ("contract", 4, "teacher")
+
+
+def test_show_draws_the_tree_with_text_taken_literally(capsys, db, tmp_path, small_tree):
+    small_tree[1]["subproblem"] = "[bold red]not markup[/] <script>alert(1)</script>"
+    path = tmp_path / "t.json"
+    path.write_text(trellis_json("t", small_tree))
+    run(capsys, "import", str(path), "--db", db)
+    code, out, _ = run(capsys, "show", "t", "--db", db)
+    assert code == 0
+    assert "[decompose] Assess the contract's risk" in out
+    assert "[bold red]not markup[/] <script>alert(1)</script>" in out
+
+
+def test_show_cuts_deep_trees_and_says_how_much_is_hidden(capsys, db, tmp_path):
+    nodes = [{"id": f"n{i}", "parent_id": f"n{i - 1}" if i else None, "subproblem": f"level {i}"} for i in range(50)]
+    path = tmp_path / "deep.jsonl"
+    path.write_text(trellis_jsonl("deep", nodes))
+    run(capsys, "import", str(path), "--db", db)
+    _, out, _ = run(capsys, "show", "deep", "--db", db, "--depth", "3")
+    assert "level 3" in out and "level 4" not in out and "+46 hidden" in out
+
+
+def test_export_then_import_gives_back_the_same_trace(capsys, db, tmp_path, trace_file):
+    run(capsys, "import", str(trace_file), "--db", db)
+    first = tmp_path / "first.json"
+    assert run(capsys, "export", "contract", "--db", db, "--out", str(first))[0] == 0
+    other_db = str(tmp_path / "other.duckdb")
+    assert run(capsys, "import", str(first), "--db", other_db)[0] == 0
+    code, second, _ = run(capsys, "export", "contract", "--db", other_db)
+    assert code == 0 and second == first.read_text()
+    _, shown, _ = run(capsys, "show", "contract", "--db", other_db, "--json")
+    assert shown == second
+
+
+def test_errors_are_one_line_on_stderr_with_exit_code_1(capsys, db, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"format": "trellis", "version": 1, "trace": {"id": "t"}}\n{"id": "root"\n')
+    code, out, err = run(capsys, "import", str(bad), "--db", db)
+    assert code == 1 and out == ""
+    assert err.startswith(f"error: {bad}:2: not valid JSON")
+    assert err.count("\n") == 1
+
+
+def test_unknown_trace_id(capsys, db):
+    code, _, err = run(capsys, "show", "nope", "--db", db)
+    assert code == 1 and err.startswith("error: no trace 'nope'")
+
+
+def test_schema_command_prints_the_published_schema(capsys):
+    code, out, _ = run(capsys, "schema")
+    assert code == 0 and json.loads(out)["title"] == "Trellis trace"

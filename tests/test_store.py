@@ -1,0 +1,52 @@
+import subprocess
+import sys
+
+import pytest
+
+from core import NotFound, Store, StoreError, import_files
+from tests.conftest import ROOT, trellis_json
+
+
+def test_migrations_are_recorded_once(tmp_path):
+    db = tmp_path / "t.duckdb"
+    with Store(db) as store:
+        first = store.applied_migrations()
+    with Store(db) as store:
+        assert store.applied_migrations() == first == ["_m001_traces_and_nodes"]
+
+
+def test_stored_trace_round_trips_with_totals(store, tmp_path, small_tree):
+    path = tmp_path / "t.json"
+    path.write_text(trellis_json("t", small_tree, role="teacher", task_class="legal-contract-review"))
+    import_files(store, [path])
+    [summary] = store.list_traces()
+    assert (summary.id, summary.node_count, summary.depth, summary.tokens, summary.cost) == ("t", 4, 1, 120, 0.5)
+    loaded = store.load_trace("t")
+    assert [n.id for n in loaded.nodes] == ["root", "s1", "s2", "agg"]
+    assert loaded.trace.task_class == "legal-contract-review"
+
+
+def test_importing_the_same_trace_twice_is_refused_unless_replacing(store, tmp_path, small_tree):
+    path = tmp_path / "t.json"
+    path.write_text(trellis_json("t", small_tree))
+    import_files(store, [path])
+    with pytest.raises(StoreError, match="already in"):
+        import_files(store, [path])
+    import_files(store, [path], replace=True)
+    assert store.count_traces() == 1
+
+
+def test_unknown_trace_is_not_found(store):
+    with pytest.raises(NotFound, match="no trace 'nope'"):
+        store.load_trace("nope")
+
+
+def test_a_second_process_is_told_the_file_is_in_use(tmp_path):
+    db = tmp_path / "busy.duckdb"
+    with Store(db):
+        result = subprocess.run(
+            [sys.executable, "-m", "core", "list", "--db", str(db)], capture_output=True, text=True, cwd=ROOT
+        )
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"error: {db}: the database is in use by another process")
+    assert len(result.stderr.strip().splitlines()) == 1
