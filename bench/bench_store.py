@@ -37,7 +37,8 @@ print(json.dumps({{"seconds": time.perf_counter() - start, "nodes": t.node_count
                    "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    return json.loads(out)
+    print(out.strip().splitlines()[:-1])
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def bench_load(workdir: Path) -> list[float]:

@@ -71,6 +71,23 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--out", type=Path, help="file to write (default: stdout)")
     db_option(sub)
 
+    sub = command("critique", _critique, "Critique a student trace; store the findings as proposed annotations.")
+    sub.add_argument("trace_id", metavar="STUDENT_ID")
+    sub.add_argument("--reference", metavar="TRACE_ID", help="reference trace (default: the teacher trace of the same task class)")
+    sub.add_argument("--no-reference", action="store_true", help="critique the trace on its own")
+    sub.add_argument("--teacher", metavar="MODEL", default="trellis/structural",
+                     help="any litellm model string (default: the offline structural critic)")
+    sub.add_argument("--fallback", metavar="MODEL", action="append", default=[], help="model to try if the teacher fails")
+    sub.add_argument("--timeout", type=float, default=60.0, help="seconds per teacher call (default 60)")
+    sub.add_argument("--api-base", help="base URL of an OpenAI-compatible server")
+    sub.add_argument("--json", action="store_true")
+    db_option(sub)
+
+    sub = command("annotations", _annotations, "List a trace's annotations.")
+    sub.add_argument("trace_id", metavar="TRACE_ID")
+    sub.add_argument("--json", action="store_true")
+    db_option(sub)
+
     sub = command("schema", _schema, "Print the JSON Schema of the Trellis trace format.")
     sub.add_argument("--out", type=Path)
     return parser
@@ -166,6 +183,38 @@ def _export(args: argparse.Namespace) -> None:
         print(f"wrote {args.out} ({len(loaded.nodes)} nodes)", file=sys.stderr)
     else:
         print(document)
+
+
+def _critique(args: argparse.Namespace) -> None:
+    from core.critique.teacher import TeacherSettings, default_reference, run_critique  # imports litellm: slow
+
+    settings = TeacherSettings(model=args.teacher, timeout=args.timeout, fallbacks=args.fallback, api_base=args.api_base)
+    with _store(args) as store:
+        reference = None if args.no_reference else args.reference or default_reference(store, store.load_trace(args.trace_id))
+        result = run_critique(store, args.trace_id, reference, settings,
+                              progress=lambda step: print(f"… {step}", file=sys.stderr))
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"critique {result.run.id} of {args.trace_id} by {args.teacher}"
+          f"{f' against {reference}' if reference else ''}: {len(result.annotations)} proposed", file=sys.stderr)
+    _print_annotations(result.annotations, args.json)
+
+
+def _annotations(args: argparse.Namespace) -> None:
+    with _store(args) as store:
+        store.get_trace(args.trace_id)
+        annotations = store.list_annotations(args.trace_id)
+    _print_annotations(annotations, args.json)
+
+
+def _print_annotations(annotations, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps([a.model_dump(mode="json") for a in annotations], indent=2))
+        return
+    table = Table("id", "node", "category", "severity", "status", "rationale")
+    for a in annotations:
+        table.add_row(*(Text(str(v or "—")) for v in (a.id, a.node_id, a.category, a.severity, a.status, a.rationale)))
+    Console().print(table)
 
 
 def _schema(args: argparse.Namespace) -> None:

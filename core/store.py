@@ -21,6 +21,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from core.critique.models import Annotation, AnnotationEvent, CritiqueRun
 from core.errors import InputError, NotFound, StoreError
 from core.models import Node, NodeKind, Status, Trace
 
@@ -89,8 +90,60 @@ def _m001_traces_and_nodes(cur: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _m002_critique(cur: duckdb.DuckDBPyConnection) -> None:
+    cur.execute(
+        """
+        CREATE TABLE critique_runs (
+            id VARCHAR NOT NULL,
+            trace_id VARCHAR NOT NULL,
+            reference_id VARCHAR,
+            teacher VARCHAR NOT NULL,
+            settings JSON,
+            started_at TIMESTAMPTZ NOT NULL,
+            duration_s DOUBLE NOT NULL,
+            tokens_in BIGINT,
+            tokens_out BIGINT,
+            cost DOUBLE,
+            finding_count INTEGER NOT NULL
+        )
+        """
+    )
+    cur.execute(
+        """
+        CREATE TABLE annotations (
+            id VARCHAR NOT NULL,
+            trace_id VARCHAR NOT NULL,
+            node_id VARCHAR,
+            run_id VARCHAR,
+            category VARCHAR NOT NULL,
+            severity VARCHAR NOT NULL,
+            rationale VARCHAR NOT NULL,
+            suggested_fix VARCHAR,
+            suggested_subproblems JSON,
+            author VARCHAR NOT NULL,
+            status VARCHAR NOT NULL,
+            reviewer VARCHAR,
+            reviewed_at TIMESTAMPTZ,
+            created_at TIMESTAMPTZ NOT NULL
+        )
+        """
+    )
+    cur.execute(
+        """
+        CREATE TABLE annotation_events (
+            annotation_id VARCHAR NOT NULL,
+            happened_at TIMESTAMPTZ NOT NULL,
+            actor VARCHAR NOT NULL,
+            action VARCHAR NOT NULL,
+            changes JSON
+        )
+        """
+    )
+
+
 MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [
     _m001_traces_and_nodes,
+    _m002_critique,
 ]
 
 
@@ -334,6 +387,116 @@ class Store:
         ).fetchall()
         return LoadedTrace(trace=trace, nodes=[_node_from_row(row) for row in rows])
 
+    # ------------------------------------------------------------- critique
+
+    def add_critique(self, run: CritiqueRun, annotations: list[Annotation]) -> None:
+        """Store a critique run and its proposed annotations, all or nothing."""
+        with self._transaction() as cur:
+            self._require_trace(cur, run.trace_id)
+            cur.execute(
+                "INSERT INTO critique_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [run.id, run.trace_id, run.reference_id, run.teacher, json.dumps(run.settings), run.started_at,
+                 run.duration_s, run.tokens_in, run.tokens_out, run.cost, run.finding_count],
+            )
+            for a in annotations:
+                cur.execute(
+                    f"INSERT INTO annotations ({_ANNOTATION_COLUMNS}) VALUES ({', '.join('?' * len(_ANNOTATION_FIELDS))})",
+                    _annotation_values(a),
+                )
+                cur.execute(
+                    "INSERT INTO annotation_events VALUES (?, ?, ?, 'proposed', NULL)", [a.id, a.created_at, a.author]
+                )
+
+    def list_annotations(self, trace_id: str) -> list[Annotation]:
+        rows = self._cur.execute(
+            f"SELECT {_ANNOTATION_COLUMNS} FROM annotations WHERE trace_id = ? ORDER BY created_at, rowid", [trace_id]
+        ).fetchall()
+        return [_annotation_from_row(row) for row in rows]
+
+    def get_annotation(self, annotation_id: str) -> Annotation:
+        row = self._cur.execute(
+            f"SELECT {_ANNOTATION_COLUMNS} FROM annotations WHERE id = ?", [annotation_id]
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no annotation {annotation_id!r}")
+        return _annotation_from_row(row)
+
+    def review_annotation(self, annotation_id: str, status: str, reviewer: str, changes: dict[str, Any]) -> Annotation:
+        """Record a person's decision (and any edits to the finding) with its history event."""
+        with self._transaction() as cur:
+            before = cur.execute(
+                f"SELECT {_ANNOTATION_COLUMNS} FROM annotations WHERE id = ?", [annotation_id]
+            ).fetchone()
+            if before is None:
+                raise NotFound(f"no annotation {annotation_id!r}")
+            updated = _annotation_from_row(before).model_copy(
+                update={**changes, "status": status, "reviewer": reviewer, "reviewed_at": datetime.now(timezone.utc)}
+            )
+            cur.execute(
+                f"UPDATE annotations SET {', '.join(f'{f} = ?' for f in _ANNOTATION_FIELDS)} WHERE id = ?",
+                [*_annotation_values(updated), annotation_id],
+            )
+            cur.execute(
+                "INSERT INTO annotation_events VALUES (?, ?, ?, ?, ?)",
+                [annotation_id, updated.reviewed_at, reviewer, status, json.dumps(changes, default=str)],
+            )
+        return updated
+
+    def annotation_history(self, annotation_id: str) -> list[AnnotationEvent]:
+        rows = self._cur.execute(
+            "SELECT annotation_id, happened_at, actor, action, changes FROM annotation_events "
+            "WHERE annotation_id = ? ORDER BY happened_at, rowid",
+            [annotation_id],
+        ).fetchall()
+        return [
+            AnnotationEvent(annotation_id=r[0], happened_at=r[1], actor=r[2], action=r[3],
+                            changes=json.loads(r[4]) if r[4] else {})
+            for r in rows
+        ]
+
+    def annotation_counts(self) -> dict[str, int]:
+        """Annotations per trace, rejected ones left out."""
+        rows = self._cur.execute(
+            "SELECT trace_id, count(*) FROM annotations WHERE status <> 'rejected' GROUP BY trace_id"
+        ).fetchall()
+        return dict(rows)
+
+    def list_critique_runs(self, trace_id: str) -> list[CritiqueRun]:
+        rows = self._cur.execute(
+            "SELECT id, trace_id, reference_id, teacher, settings, started_at, duration_s, tokens_in, tokens_out, "
+            "cost, finding_count FROM critique_runs WHERE trace_id = ? ORDER BY started_at DESC",
+            [trace_id],
+        ).fetchall()
+        fields = list(CritiqueRun.model_fields)
+        return [
+            CritiqueRun.model_validate({**dict(zip(fields, r, strict=True)), "settings": json.loads(r[4] or "{}")})
+            for r in rows
+        ]
+
+    def agent_history(self, agent: str | None) -> dict[str, Any]:
+        """What an agent's stored traces show it handled: depth, fan-out, context, failures."""
+        row = self._cur.execute(
+            """
+            WITH mine AS (SELECT id FROM traces WHERE agent IS NOT DISTINCT FROM ?),
+                 fanout AS (SELECT n.trace_id, n.parent_id, count(*) AS children FROM nodes n
+                            WHERE n.trace_id IN (SELECT id FROM mine) AND n.parent_id IS NOT NULL
+                            GROUP BY ALL)
+            SELECT (SELECT count(*) FROM mine),
+                   (SELECT max(depth) FROM traces WHERE id IN (SELECT id FROM mine) AND error_count = 0),
+                   (SELECT max(depth) FROM traces WHERE id IN (SELECT id FROM mine)),
+                   (SELECT max(children) FROM fanout),
+                   (SELECT median(children) FROM fanout),
+                   (SELECT max(context_tokens) FROM nodes WHERE trace_id IN (SELECT id FROM mine) AND status = 'ok'),
+                   (SELECT max(context_chars) FROM nodes WHERE trace_id IN (SELECT id FROM mine) AND status = 'ok'),
+                   (SELECT count(*) FILTER (WHERE status = 'error') / greatest(count(*), 1) FROM nodes
+                    WHERE trace_id IN (SELECT id FROM mine))
+            """,
+            [agent],
+        ).fetchone()
+        keys = ["traces", "reliable_depth", "max_depth", "max_fanout", "median_fanout",
+                "max_context_tokens", "max_context_chars", "failure_rate"]
+        return dict(zip(keys, row, strict=True))
+
     def _require_trace(self, cur: duckdb.DuckDBPyConnection, trace_id: str) -> None:
         if not cur.execute("SELECT count(*) FROM traces WHERE id = ?", [trace_id]).fetchone()[0]:
             raise NotFound(f"no trace {trace_id!r} in {self.path}")
@@ -357,6 +520,25 @@ def _node_from_row(row: tuple) -> Node:
     return Node.from_store(values)
 
 
+_ANNOTATION_FIELDS = [
+    "id", "trace_id", "node_id", "run_id", "category", "severity", "rationale", "suggested_fix",
+    "suggested_subproblems", "author", "status", "reviewer", "reviewed_at", "created_at",
+]
+_ANNOTATION_COLUMNS = ", ".join(_ANNOTATION_FIELDS)
+
+
+def _annotation_values(a: Annotation) -> list[Any]:
+    values = a.model_dump()
+    values["suggested_subproblems"] = json.dumps(values["suggested_subproblems"])
+    return [values[f] for f in _ANNOTATION_FIELDS]
+
+
+def _annotation_from_row(row: tuple) -> Annotation:
+    values = dict(zip(_ANNOTATION_FIELDS, row, strict=True))
+    values["suggested_subproblems"] = json.loads(values["suggested_subproblems"] or "[]")
+    return Annotation.model_validate(values)
+
+
 def _explain_open_error(path: str, exc: duckdb.IOException) -> str:
     message = str(exc)
     if "lock" in message.lower():
@@ -375,14 +557,17 @@ def read_trellis_jsonl(path: Path, source: str) -> list[tuple[dict[str, Any], in
     Returns (trace header as a dict, header line, node table) per trace. Types
     and value rules are checked here; tree shape is checked by core.tree.
     """
+    node_columns = ", ".join(_JSONL_DEFAULTS.get(n, f'"{n}"') for n in NODE_ARROW_SCHEMA.names)
     con = duckdb.connect()
     try:
         try:
-            con.execute(
-                "CREATE TABLE staged AS SELECT * FROM read_json(?, format='newline_delimited', "
-                f"columns={_JSONL_COLUMNS!r}, maximum_object_size=268435456)",
+            # One row per non-blank line, in file order: row i is "record" i.
+            records = con.execute(
+                f"SELECT {node_columns}, format, version, trace::VARCHAR AS trace "
+                f"FROM read_json(?, format='newline_delimited', columns={_JSONL_COLUMNS!r}, "
+                "maximum_object_size=268435456)",
                 [str(path)],
-            )
+            ).to_arrow_table()
             unknown = con.execute(
                 "SELECT DISTINCT k FROM (SELECT unnest(json_keys(json)) AS k "
                 "FROM read_json_objects(?, format='newline_delimited', maximum_object_size=268435456)) "
@@ -394,8 +579,10 @@ def read_trellis_jsonl(path: Path, source: str) -> list[tuple[dict[str, Any], in
         if unknown:
             raise InputError(source, f"unknown field {unknown[0]!r}", _line_with_key(path, unknown[0]))
 
+        records = records.append_column("record", pa.array(range(records.num_rows), pa.int64()))
+        con.register("records", records)
         headers = con.execute(
-            "SELECT rowid, format, version, trace::VARCHAR FROM staged WHERE trace IS NOT NULL ORDER BY rowid"
+            "SELECT record, format, version, trace FROM records WHERE trace IS NOT NULL ORDER BY record"
         ).fetchall()
         first_header = headers[0][0] if headers else None
         bad = con.execute(_JSONL_RULES, [first_header]).fetchone()
@@ -403,17 +590,14 @@ def read_trellis_jsonl(path: Path, source: str) -> list[tuple[dict[str, Any], in
             record, problem = bad
             raise InputError(source, problem, _line_of_record(path, record))
         result = []
-        columns = ", ".join(_JSONL_DEFAULTS.get(n, f'"{n}"') for n in NODE_ARROW_SCHEMA.names)
-        ends = [h[0] for h in headers[1:]] + [None]
+        ends = [h[0] for h in headers[1:]] + [records.num_rows]
+        nodes = records.select(NODE_ARROW_SCHEMA.names)
         for (record, fmt, version, trace_json), end in zip(headers, ends, strict=True):
             line = _line_of_record(path, record)
             if fmt != "trellis" or version != "1":
                 raise InputError(source, 'header must say "format": "trellis", "version": 1', line)
-            table = con.execute(
-                f"SELECT {columns} FROM staged WHERE rowid > ? AND (? IS NULL OR rowid < ?) ORDER BY rowid",
-                [record, end, end],
-            ).to_arrow_table()
-            result.append((json.loads(trace_json), line, table.cast(NODE_ARROW_SCHEMA)))
+            table = nodes.slice(record + 1, end - record - 1).cast(NODE_ARROW_SCHEMA)
+            result.append((json.loads(trace_json), line, table))
         return result
     finally:
         con.close()
@@ -434,8 +618,8 @@ _NON_NEGATIVE = [name for name, f in Node.model_fields.items() if any(getattr(m,
 # The first record that breaks a rule the Node model states, with what is wrong.
 # Nulls for `order`, `kind` and `status` take the model's defaults below.
 _JSONL_RULES = f"""
-SELECT rowid, CASE
-    WHEN $1 IS NULL OR rowid < $1 THEN 'node before the trace header line'
+SELECT record, CASE
+    WHEN $1 IS NULL OR record < $1 THEN 'node before the trace header line'
     WHEN trace IS NOT NULL AND id IS NOT NULL THEN 'a line is either a trace header or a node, not both'
     WHEN trace IS NOT NULL THEN NULL
     WHEN id IS NULL OR id = '' THEN 'node has no id'
@@ -445,7 +629,7 @@ SELECT rowid, CASE
     WHEN metadata IS NOT NULL AND json_type(metadata) <> 'OBJECT' THEN 'metadata must be an object'
     {" ".join(f"WHEN {n} < 0 THEN '{n} must not be negative'" for n in _NON_NEGATIVE)}
     END AS problem
-FROM staged WHERE problem IS NOT NULL ORDER BY rowid LIMIT 1
+FROM records WHERE problem IS NOT NULL ORDER BY record LIMIT 1
 """
 
 

@@ -15,39 +15,36 @@ from core.errors import TreeError
 
 def check_tree(ids: Sequence[str], parent_ids: Sequence[str | None]) -> list[int]:
     """Depth of every node, or TreeError saying why the nodes are not one tree."""
-    index: dict[str, int] = {}
-    for i, node_id in enumerate(ids):
-        if node_id in index:
-            raise TreeError(f"duplicate node id {node_id!r}")
-        index[node_id] = i
-
+    index = dict(zip(ids, range(len(ids))))
+    if len(index) != len(ids):
+        seen = set()
+        duplicate = next(node_id for node_id in ids if node_id in seen or seen.add(node_id))
+        raise TreeError(f"duplicate node id {duplicate!r}")
+    missing = set(parent_ids).difference(index, (None,))
+    if missing:
+        i = next(i for i, parent in enumerate(parent_ids) if parent in missing)
+        raise TreeError(f"node {ids[i]!r}: parent_id {parent_ids[i]!r} is not a node of this trace")
     roots = [i for i, parent in enumerate(parent_ids) if parent is None]
-    for i, parent in enumerate(parent_ids):
-        if parent is not None and parent not in index:
-            raise TreeError(f"node {ids[i]!r}: parent_id {parent!r} is not a node of this trace")
     if not roots:
         raise TreeError("no root node (every node has a parent, so the parents form a cycle)")
     if len(roots) > 1:
         names = ", ".join(repr(ids[i]) for i in roots[:3])
         raise TreeError(f"{len(roots)} root nodes ({names}{', …' if len(roots) > 3 else ''}); a trace has exactly one")
 
-    children: dict[int, list[int]] = defaultdict(list)
+    children: dict[str, list[int]] = defaultdict(list)
     for i, parent in enumerate(parent_ids):
-        if parent is not None:
-            children[index[parent]].append(i)
+        children[parent].append(i)
     depth = [-1] * len(ids)
     depth[roots[0]] = 0
-    frontier = [roots[0]]
+    frontier, level = [roots[0]], 0
     while frontier:
-        following = []
-        for i in frontier:
-            for child in children.get(i, ()):
-                depth[child] = depth[i] + 1
-                following.append(child)
+        level += 1
+        following = [child for i in frontier for child in children.get(ids[i], ())]
+        for child in following:
+            depth[child] = level
         frontier = following
-    unreached = next((i for i, d in enumerate(depth) if d < 0), None)
-    if unreached is not None:
-        raise TreeError(f"node {ids[unreached]!r} is part of a parent cycle")
+    if len(ids) - 1 > sum(1 for d in depth if d > 0):
+        raise TreeError(f"node {ids[depth.index(-1)]!r} is part of a parent cycle")
     return depth
 
 

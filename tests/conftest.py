@@ -1,5 +1,8 @@
 import json
+import os
 from pathlib import Path
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # before anything imports litellm
 
 import pytest
 

@@ -12,7 +12,7 @@ def test_migrations_are_recorded_once(tmp_path):
     with Store(db) as store:
         first = store.applied_migrations()
     with Store(db) as store:
-        assert store.applied_migrations() == first == ["_m001_traces_and_nodes"]
+        assert store.applied_migrations() == first == ["_m001_traces_and_nodes", "_m002_critique"]
 
 
 def test_stored_trace_round_trips_with_totals(store, tmp_path, small_tree):

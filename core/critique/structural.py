@@ -1,0 +1,278 @@
+"""The built-in structural critic: deterministic, offline, the default teacher.
+
+It reads only the shape and sizes of a trace (and of a reference trace when
+there is one), so every finding can be checked by a person against the tree.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+from core.critique.models import Category, Finding, Severity
+from core.models import Node
+from core.store import LoadedTrace
+from core.tree import TreeIndex
+
+# A leaf handed more context than this many characters (~8k tokens) most
+# likely needed to split its input and recurse instead of answering at once.
+LEAF_CONTEXT_LIMIT_CHARS = 32_000
+# An aggregation that repeats fewer than this share of a child's salient
+# terms (numbers, clause references, long words) has probably dropped it.
+AGGREGATION_COVERAGE_MIN = 0.2
+# The student carried less than this share of the context the reference
+# carried into the same call.
+CONTEXT_SHARE_MIN = 0.5
+
+_WORKING_KINDS = {"decompose", "recurse", "leaf"}
+_SPLITTING_KINDS = {"decompose", "recurse"}
+_DEPTH_LIMIT = re.compile(r"depth limit|max(imum)?[_ ]depth|recursion limit", re.IGNORECASE)
+_TOKEN = re.compile(r"[a-z]+|\d+(?:\.\d+)*", re.IGNORECASE)
+_STOPWORDS = frozenset(
+    "about above after again against their there these those which while would could should where whose other "
+    "under between because being before below during section sections".split()
+)
+
+
+@dataclass(frozen=True)
+class TraceView:
+    """A loaded trace with lookups the checks share."""
+
+    loaded: LoadedTrace
+    by_id: dict[str, Node]
+    index: TreeIndex
+
+    @classmethod
+    def of(cls, loaded: LoadedTrace) -> TraceView:
+        index = TreeIndex.build([(n.id, n.parent_id, n.order) for n in loaded.nodes])
+        return cls(loaded, {n.id: n for n in loaded.nodes}, index)
+
+    def children(self, node_id: str) -> list[Node]:
+        return [self.by_id[c] for c in self.index.children.get(node_id, [])]
+
+    def height(self) -> dict[str, int]:
+        """Levels below each node (0 for a leaf), computed bottom-up without recursion."""
+        height = dict.fromkeys(self.by_id, 0)
+        for node_id in reversed(self.index.preorder()):
+            parent = self.index.parent[node_id]
+            if parent is not None:
+                height[parent] = max(height[parent], height[node_id] + 1)
+        return height
+
+
+def critique(student: LoadedTrace, reference: LoadedTrace | None = None) -> list[Finding]:
+    """Findings on the student trace, ordered as its nodes are."""
+    view = TraceView.of(student)
+    findings = [
+        *_failed_or_empty_calls(view),
+        *_depth_limit_hits(view),
+        *_oversized_leaves(view),
+        *_lossy_aggregations(view),
+        *_repeated_subproblems(view),
+        *_pass_through_levels(view),
+    ]
+    if reference is not None:
+        findings += _against_reference(view, TraceView.of(reference))
+    position = {node_id: i for i, node_id in enumerate(view.index.preorder())}
+    findings.sort(key=lambda f: position.get(f.node_id, -1))
+    return findings
+
+
+def _label(node: Node) -> str:
+    text = " ".join((node.subproblem or node.name or node.id).split())
+    return f"'{text[:80]}…'" if len(text) > 80 else f"'{text}'"
+
+
+# ------------------------------------------------------------ on its own
+
+
+def _failed_or_empty_calls(view: TraceView) -> list[Finding]:
+    findings = []
+    for node in view.loaded.nodes:
+        if node.status == "error":
+            findings.append(Finding(
+                node_id=node.id, category=Category.FAILED_STEP, severity=Severity.HIGH,
+                rationale=f"{_label(node)} failed: {(node.error or 'no error message')[:300]}",
+                suggested_fix="Retry the call, or split its input so it fits what the model handles reliably.",
+            ))
+        elif node.kind in ("leaf", "llm", "recurse", "aggregate") and not (node.output or "").strip():
+            findings.append(Finding(
+                node_id=node.id, category=Category.FAILED_STEP, severity=Severity.MEDIUM,
+                rationale=f"{_label(node)} ({node.kind}) returned no output, so nothing of it reaches the answer.",
+                suggested_fix="Check the call's prompt and limits; re-run it before aggregating.",
+            ))
+    return findings
+
+
+def _depth_limit_hits(view: TraceView) -> list[Finding]:
+    findings = []
+    for node in view.loaded.nodes:
+        if node.metadata.get("depth_limit_hit") or _DEPTH_LIMIT.search(node.error or ""):
+            findings.append(Finding(
+                node_id=node.id, category=Category.TOO_DEEP, severity=Severity.MEDIUM,
+                rationale=f"{_label(node)} hit the recursion depth limit at depth {view.index.depth[node.id]}.",
+                suggested_fix="Split wider at a higher level instead of nesting deeper, or raise the depth limit.",
+            ))
+    return findings
+
+
+def _oversized_leaves(view: TraceView, limit: int = LEAF_CONTEXT_LIMIT_CHARS) -> list[Finding]:
+    findings = []
+    for node in view.loaded.nodes:
+        if node.kind == "leaf" and (node.context_chars or 0) > limit and not view.index.children.get(node.id):
+            times = node.context_chars / limit
+            findings.append(Finding(
+                node_id=node.id, category=Category.TOO_SHALLOW,
+                severity=Severity.HIGH if times >= 4 else Severity.MEDIUM,
+                rationale=(f"{_label(node)} answered {node.context_chars:,} characters of context in one call, "
+                           f"{times:.1f}x the {limit:,} a single call handles reliably, without recursing."),
+                suggested_fix="Split this context into parts (e.g. by section), recurse on each, then aggregate.",
+            ))
+    return findings
+
+
+def salient_terms(text: str | None) -> set[str]:
+    """Numbers, clause references and long words: what a faithful summary keeps."""
+    terms = set()
+    for token in _TOKEN.findall((text or "").lower()):
+        if token[0].isdigit() or (len(token) >= 6 and token not in _STOPWORDS):
+            terms.add(token)
+    return terms
+
+
+def _aggregation_inputs(view: TraceView, node: Node) -> list[Node]:
+    """An aggregate combines its children, or, when it has none, the siblings before it."""
+    children = view.children(node.id)
+    if children:
+        return children
+    if node.parent_id is None:
+        return []
+    siblings = view.children(node.parent_id)
+    return [s for s in siblings[: siblings.index(node)] if s.kind != "aggregate"]
+
+
+def _lossy_aggregations(view: TraceView) -> list[Finding]:
+    findings = []
+    for node in view.loaded.nodes:
+        if node.kind != "aggregate" or not (node.output or "").strip():
+            continue
+        combined = salient_terms(node.output)
+        for source in _aggregation_inputs(view, node):
+            terms = salient_terms(source.output)
+            if len(terms) < 4 or source.status == "error":
+                continue
+            coverage = len(terms & combined) / len(terms)
+            if coverage < AGGREGATION_COVERAGE_MIN:
+                findings.append(Finding(
+                    node_id=node.id, category=Category.AGGREGATION_LOSS, severity=Severity.HIGH,
+                    rationale=(f"The aggregation drops the result of {_label(source)} (node {source.id}): "
+                               f"only {coverage:.0%} of its key terms appear in the combined output."),
+                    suggested_fix=f"Carry the result of node {source.id} into the aggregation explicitly.",
+                ))
+    return findings
+
+
+def _normalised(text: str | None) -> str:
+    return " ".join(sorted(set(_TOKEN.findall((text or "").lower()))))
+
+
+def _repeated_subproblems(view: TraceView) -> list[Finding]:
+    groups: dict[str, list[Node]] = defaultdict(list)
+    for node in view.loaded.nodes:
+        if node.kind in _WORKING_KINDS and node.subproblem:
+            groups[_normalised(node.subproblem)].append(node)
+    findings = []
+    for nodes in groups.values():
+        first = nodes[0]
+        for repeat in nodes[1:]:
+            if first.id in view.index.ancestors(repeat.id):
+                continue  # a call restating its parent's problem is not a repeat
+            findings.append(Finding(
+                node_id=repeat.id, category=Category.REDUNDANT_SUBPROBLEM, severity=Severity.MEDIUM,
+                rationale=f"{_label(repeat)} repeats the sub-problem of node {first.id}.",
+                suggested_fix=f"Drop this call and reuse the result of node {first.id}.",
+            ))
+    return findings
+
+
+def _pass_through_levels(view: TraceView) -> list[Finding]:
+    findings = []
+    for node in view.loaded.nodes:
+        children = view.children(node.id)
+        if node.kind in _SPLITTING_KINDS and len(children) == 1 and children[0].kind in _SPLITTING_KINDS:
+            findings.append(Finding(
+                node_id=node.id, category=Category.TOO_DEEP, severity=Severity.MEDIUM,
+                rationale=(f"{_label(node)} hands its whole problem to a single {children[0].kind} "
+                           f"(node {children[0].id}): a level that adds a call and splits nothing."),
+                suggested_fix=f"Remove this level and let node {children[0].id}'s work happen here.",
+            ))
+    return findings
+
+
+# ------------------------------------------------------- against a reference
+
+
+def _against_reference(student: TraceView, reference: TraceView) -> list[Finding]:
+    from core.align import align  # the same alignment the Compare page shows
+
+    alignment = align(student.loaded, reference.loaded)
+    matched = {ref_id: student_id for student_id, ref_id in alignment.pairs}
+    student_height, reference_height = student.height(), reference.height()
+    findings = []
+
+    for ref_id in alignment.only_reference:
+        ref = reference.by_id[ref_id]
+        if ref.kind not in _WORKING_KINDS or not ref.subproblem:
+            continue
+        if reference.index.parent[ref_id] is not None and reference.index.parent[ref_id] not in matched:
+            continue  # report the highest missing node, not every node under it
+        anchor = matched.get(reference.index.parent[ref_id] or reference.index.root, student.index.root)
+        level = reference.index.depth[ref_id]
+        findings.append(Finding(
+            node_id=anchor, category=Category.MISSING_SUBPROBLEM,
+            severity=Severity.HIGH if level <= 1 else Severity.MEDIUM,
+            rationale=f"The reference works on {_label(ref)} at level {level}; the student never does.",
+            suggested_fix=f"Add a sub-problem: {ref.subproblem.strip()[:300]}",
+            suggested_subproblems=[ref.subproblem.strip()[:300]],
+        ))
+
+    for student_id in alignment.only_student:
+        node = student.by_id[student_id]
+        parent = student.index.parent[student_id]
+        if node.kind not in _WORKING_KINDS or not node.subproblem or (parent is not None and parent in alignment.only_student):
+            continue
+        findings.append(Finding(
+            node_id=student_id, category=Category.REDUNDANT_SUBPROBLEM, severity=Severity.LOW,
+            rationale=f"{_label(node)} has no counterpart in the reference decomposition.",
+            suggested_fix="Check that this sub-problem is needed; if not, drop it.",
+        ))
+
+    for student_id, ref_id in alignment.pairs:
+        node, ref = student.by_id[student_id], reference.by_id[ref_id]
+        ref_below, student_below = reference_height[ref_id], student_height[student_id]
+        if ref_below > student_below and node.kind in _WORKING_KINDS:
+            findings.append(Finding(
+                node_id=student_id, category=Category.TOO_SHALLOW,
+                severity=Severity.HIGH if student_below == 0 else Severity.MEDIUM,
+                rationale=(f"{_label(node)} stops {ref_below - student_below} level(s) shallower than the "
+                           f"reference, which splits it into {len(reference.children(ref_id))} sub-problems."),
+                suggested_fix="Recurse here as the reference does.",
+                suggested_subproblems=[c.subproblem.strip()[:200] for c in reference.children(ref_id) if c.subproblem],
+            ))
+        elif student_below - ref_below >= 2:
+            findings.append(Finding(
+                node_id=student_id, category=Category.TOO_DEEP, severity=Severity.LOW,
+                rationale=(f"{_label(node)} goes {student_below - ref_below} levels deeper than the reference "
+                           "for the same sub-problem."),
+                suggested_fix="Flatten the extra levels; the reference solves this with fewer calls.",
+            ))
+        ref_context, student_context = ref.context_chars or 0, node.context_chars or 0
+        if ref_context >= 1000 and student_context < CONTEXT_SHARE_MIN * ref_context:
+            findings.append(Finding(
+                node_id=student_id, category=Category.CONTEXT_LOSS, severity=Severity.MEDIUM,
+                rationale=(f"The reference carried {ref_context:,} characters of context into {_label(ref)}; "
+                           f"the student carried {student_context:,}."),
+                suggested_fix="Carry the context the reference passes here (e.g. the defined terms it relies on).",
+            ))
+    return findings
