@@ -96,15 +96,19 @@ class Node(_Strict):
         10,000-node trace loading in tens of milliseconds.
         """
         node = cls.__new__(cls)
-        object.__setattr__(node, "__dict__", values)
-        object.__setattr__(node, "__pydantic_fields_set__", set(values))
-        object.__setattr__(node, "__pydantic_extra__", None)
-        object.__setattr__(node, "__pydantic_private__", None)
+        _set(node, "__dict__", values)
+        _set(node, "__pydantic_fields_set__", _ALL_NODE_FIELDS)
+        _set(node, "__pydantic_extra__", None)
+        _set(node, "__pydantic_private__", None)
         return node
 
     @property
     def tokens(self) -> int:
         return (self.tokens_in or 0) + (self.tokens_out or 0)
+
+
+_set = object.__setattr__
+_ALL_NODE_FIELDS = set(Node.model_fields)
 
 
 class TraceDocument(_Strict):

@@ -11,10 +11,10 @@ import json
 import os
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -141,9 +141,47 @@ def _m002_critique(cur: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _m003_scaffolds(cur: duckdb.DuckDBPyConnection) -> None:
+    # Versions are never updated: a save inserts a version, a review inserts an event,
+    # and a version's status is the status its latest event gave it.
+    cur.execute(
+        """
+        CREATE TABLE scaffold_versions (
+            scaffold_id VARCHAR NOT NULL,
+            version INTEGER NOT NULL,
+            kind VARCHAR NOT NULL,
+            title VARCHAR NOT NULL,
+            task_class VARCHAR,
+            content JSON NOT NULL,
+            search_text VARCHAR NOT NULL,
+            based_on INTEGER,
+            author VARCHAR NOT NULL,
+            comment VARCHAR NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL,
+            PRIMARY KEY (scaffold_id, version)
+        )
+        """
+    )
+    cur.execute("CREATE SEQUENCE scaffold_event_seq")
+    cur.execute(
+        """
+        CREATE TABLE scaffold_events (
+            seq BIGINT NOT NULL DEFAULT nextval('scaffold_event_seq'),
+            scaffold_id VARCHAR NOT NULL,
+            version INTEGER NOT NULL,
+            status VARCHAR NOT NULL,
+            actor VARCHAR NOT NULL,
+            comment VARCHAR NOT NULL,
+            happened_at TIMESTAMPTZ NOT NULL
+        )
+        """
+    )
+
+
 MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [
     _m001_traces_and_nodes,
     _m002_critique,
+    _m003_scaffolds,
 ]
 
 
@@ -251,6 +289,7 @@ class Store:
         except duckdb.IOException as exc:
             raise StoreError(_explain_open_error(self.path, exc)) from None
         self._conn.execute("SET TimeZone = 'UTC'")
+        self._conn.execute("SET enable_progress_bar = false")
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._migrate()
@@ -301,7 +340,7 @@ class Store:
 
     # ------------------------------------------------------------- writing
 
-    def add_traces(self, traces: list[tuple[Trace, pa.Table, list[int], str | None]], *, replace: bool = False) -> None:
+    def add_traces(self, traces: list[tuple[Trace, pa.Table, Sequence[int], str | None]], *, replace: bool = False) -> None:
         """Store validated traces, each as (trace, node table, node depths, source file), in one transaction.
 
         A trace id that is already stored is an error unless ``replace``.
@@ -316,7 +355,11 @@ class Store:
                 if exists:
                     cur.execute("DELETE FROM nodes WHERE trace_id = ?", [trace.id])
                     cur.execute("DELETE FROM traces WHERE id = ?", [trace.id])
-                staged = nodes.append_column("depth", pa.array(depth, pa.int32()))
+                # DuckDB inserts an Arrow table in parallel, in order, only when it
+                # comes in row-group-sized batches (2x faster than one big batch).
+                staged = pa.Table.from_batches(
+                    nodes.append_column("depth", pa.array(depth, pa.int32())).to_batches(max_chunksize=_ROW_GROUP)
+                )
                 cur.register("staged_nodes", staged)
                 try:
                     cur.execute(
@@ -497,25 +540,229 @@ class Store:
                 "max_context_tokens", "max_context_chars", "failure_rate"]
         return dict(zip(keys, row, strict=True))
 
+    # ------------------------------------------------------------ scaffolds
+
+    def save_scaffold(
+        self, scaffold_id: str | None, content: Scaffold, *, author: str, comment: str = "", based_on: int | None = None
+    ) -> ScaffoldVersion:
+        """Save ``content`` as a new draft version; a new scaffold when ``scaffold_id`` is None.
+
+        ``based_on`` names the version the edit started from. If anyone saved a
+        later one since, nothing is written and ScaffoldConflict carries theirs.
+        """
+        author = author.strip() or "anonymous"
+        try:
+            with self._transaction() as cur:
+                if scaffold_id is None:
+                    scaffold_id, version = new_scaffold_id(content), 1
+                else:
+                    latest = cur.execute(
+                        "SELECT max(version) FROM scaffold_versions WHERE scaffold_id = ?", [scaffold_id]
+                    ).fetchone()[0]
+                    if latest is None:
+                        raise NotFound(f"no scaffold {scaffold_id!r} in {self.path}")
+                    if latest != based_on:
+                        raise ScaffoldConflict(scaffold_id, based_on, self._scaffold_version(cur, scaffold_id, latest))
+                    version = latest + 1
+                now = datetime.now(timezone.utc)
+                cur.execute(
+                    "INSERT INTO scaffold_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [scaffold_id, version, content.kind, content.title, content.task_class, content.model_dump_json(),
+                     searchable_text(content), based_on, author, comment, now],
+                )
+                cur.execute(
+                    "INSERT INTO scaffold_events (scaffold_id, version, status, actor, comment, happened_at) "
+                    "VALUES (?, ?, 'draft', ?, ?, ?)",
+                    [scaffold_id, version, author, comment, now],
+                )
+        except (duckdb.ConstraintException, duckdb.TransactionException):
+            # Another connection to the same file saved this version number first.
+            raise ScaffoldConflict(scaffold_id, based_on, self.get_scaffold(scaffold_id)) from None
+        return self.get_scaffold(scaffold_id, version)
+
+    def get_scaffold(self, scaffold_id: str, version: int | None = None) -> ScaffoldVersion:
+        """One version (the latest by default), with the status it has now."""
+        cur = self._cur
+        if version is None:
+            version = cur.execute(
+                "SELECT max(version) FROM scaffold_versions WHERE scaffold_id = ?", [scaffold_id]
+            ).fetchone()[0]
+            if version is None:
+                raise NotFound(f"no scaffold {scaffold_id!r} in {self.path}")
+        return self._scaffold_version(cur, scaffold_id, version)
+
+    def reusable_scaffold(self, scaffold_id: str, version: int | None = None) -> ScaffoldVersion:
+        """The approved version to hand to an agent: the one asked for, or the newest approved one."""
+        if version is not None:
+            found = self.get_scaffold(scaffold_id, version)
+            if not found.reusable:
+                raise ScaffoldError(f"{found.label} is {found.status}; only approved versions are offered for reuse")
+            return found
+        approved = self._cur.execute(
+            f"{_SCAFFOLD_STATE} SELECT max(version) FROM state WHERE scaffold_id = ? AND status = 'approved'",
+            [scaffold_id],
+        ).fetchone()[0]
+        if approved is None:
+            self.get_scaffold(scaffold_id)  # NotFound if there is no such scaffold at all
+            raise ScaffoldError(f"scaffold {scaffold_id!r} has no approved version; a reviewer has to approve one first")
+        return self.get_scaffold(scaffold_id, approved)
+
+    def scaffold_history(self, scaffold_id: str) -> list[ScaffoldVersion]:
+        """Every version, oldest first."""
+        rows = self._cur.execute(
+            f"{_SCAFFOLD_STATE} {_SCAFFOLD_SELECT} WHERE v.scaffold_id = ? ORDER BY v.version", [scaffold_id]
+        ).fetchall()
+        if not rows:
+            raise NotFound(f"no scaffold {scaffold_id!r} in {self.path}")
+        return [_scaffold_version_from_row(row) for row in rows]
+
+    def scaffold_events(self, scaffold_id: str) -> list[ScaffoldEvent]:
+        rows = self._cur.execute(
+            "SELECT scaffold_id, version, status, actor, comment, happened_at FROM scaffold_events "
+            "WHERE scaffold_id = ? ORDER BY seq",
+            [scaffold_id],
+        ).fetchall()
+        return [ScaffoldEvent(r[0], r[1], ScaffoldStatus(r[2]), *r[3:]) for r in rows]
+
+    def set_scaffold_status(
+        self, scaffold_id: str, version: int, status: ScaffoldStatus | str, *, actor: str, comment: str = ""
+    ) -> ScaffoldVersion:
+        """Submit, approve, reject or deprecate one version, if its current status allows it."""
+        status = ScaffoldStatus(status)
+        with self._transaction() as cur:
+            current = self._scaffold_version(cur, scaffold_id, version)
+            check_transition(current, status, actor)
+            cur.execute(
+                "INSERT INTO scaffold_events (scaffold_id, version, status, actor, comment, happened_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [scaffold_id, version, status.value, actor.strip() or "anonymous", comment, datetime.now(timezone.utc)],
+            )
+        return self.get_scaffold(scaffold_id, version)
+
+    def list_scaffolds(self, status: ScaffoldStatus | str | None = None) -> list[ScaffoldSummary]:
+        """One row per scaffold, latest change first; with ``status``, only scaffolds with a version in it."""
+        rows = self._cur.execute(
+            f"""
+            {_SCAFFOLD_STATE},
+            per_scaffold AS (
+                SELECT scaffold_id, max(version) AS latest,
+                       max(version) FILTER (WHERE status = 'approved') AS approved,
+                       bool_or(status = $status) AS has_status
+                FROM state GROUP BY scaffold_id
+            ),
+            last_event AS (
+                SELECT scaffold_id, max(happened_at) AS updated_at, arg_max(actor, seq) AS updated_by
+                FROM scaffold_events GROUP BY scaffold_id
+            )
+            SELECT v.scaffold_id, v.title, v.kind, v.task_class, p.latest, s.status, p.approved,
+                   e.updated_at, e.updated_by
+            FROM per_scaffold p
+            JOIN scaffold_versions v ON v.scaffold_id = p.scaffold_id AND v.version = p.latest
+            JOIN state s ON s.scaffold_id = p.scaffold_id AND s.version = p.latest
+            JOIN last_event e ON e.scaffold_id = p.scaffold_id
+            WHERE $status IS NULL OR p.has_status
+            ORDER BY e.updated_at DESC, v.scaffold_id
+            """,
+            {"status": None if status is None else ScaffoldStatus(status).value},
+        ).fetchall()
+        return [ScaffoldSummary(r[0], r[1], r[2], r[3], r[4], ScaffoldStatus(r[5]), *r[6:]) for r in rows]
+
+    def rank_approved_scaffolds(self, task_text: str) -> list[dict[str, Any]]:
+        """The newest approved version of each scaffold, scored by BM25 against ``task_text``.
+
+        Each row: scaffold_id, version, title, kind, task_class, score, and
+        terms: the matched (stemmed) words with their weights, heaviest first.
+        """
+        rows = self._cur.execute(
+            f"""
+            {_SCAFFOLD_STATE},
+            docs AS (
+                SELECT v.scaffold_id, v.version, v.title, v.kind, v.task_class, v.search_text
+                FROM scaffold_versions v JOIN state s USING (scaffold_id, version)
+                WHERE s.status = 'approved'
+                QUALIFY row_number() OVER (PARTITION BY v.scaffold_id ORDER BY v.version DESC) = 1
+            ),
+            doc_terms AS ({_search_terms("search_text", "scaffold_id", "docs")}),
+            query_terms AS (SELECT DISTINCT term FROM ({_search_terms("$task", "1 AS q")})),
+            lengths AS (SELECT scaffold_id, count(*) AS len FROM doc_terms GROUP BY scaffold_id),
+            tf AS (SELECT scaffold_id, term, count(*) AS tf FROM doc_terms GROUP BY ALL),
+            df AS (SELECT term, count(*) AS df FROM tf GROUP BY term),
+            corpus AS (SELECT count(*) AS n, avg(len) AS avg_len FROM lengths),
+            weights AS (
+                SELECT tf.scaffold_id, tf.term,
+                       ln(1 + (corpus.n - df.df + 0.5) / (df.df + 0.5))
+                       * tf.tf * ($k1 + 1) / (tf.tf + $k1 * (1 - $b + $b * lengths.len / corpus.avg_len)) AS weight
+                FROM tf JOIN query_terms USING (term) JOIN df USING (term) JOIN lengths USING (scaffold_id)
+                CROSS JOIN corpus
+            )
+            SELECT d.scaffold_id, d.version, d.title, d.kind, d.task_class, coalesce(sum(w.weight), 0) AS score,
+                   coalesce(list([w.term, round(w.weight, 3)::VARCHAR] ORDER BY w.weight DESC)
+                            FILTER (WHERE w.term IS NOT NULL), []) AS terms
+            FROM docs d LEFT JOIN weights w USING (scaffold_id)
+            GROUP BY ALL
+            ORDER BY score DESC, d.scaffold_id
+            """,
+            {"task": task_text, "stopwords": list(_SEARCH_STOPWORDS), "k1": 1.2, "b": 0.75},
+        ).fetchall()
+        keys = ("scaffold_id", "version", "title", "kind", "task_class", "score", "terms")
+        return [
+            {**dict(zip(keys, row, strict=True)), "terms": [(t, float(w)) for t, w in row[6]]} for row in rows
+        ]
+
+    def _scaffold_version(self, cur: duckdb.DuckDBPyConnection, scaffold_id: str, version: int) -> ScaffoldVersion:
+        row = cur.execute(
+            f"{_SCAFFOLD_STATE} {_SCAFFOLD_SELECT} WHERE v.scaffold_id = ? AND v.version = ?", [scaffold_id, version]
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no version {version} of scaffold {scaffold_id!r} in {self.path}")
+        return _scaffold_version_from_row(row)
+
     def _require_trace(self, cur: duckdb.DuckDBPyConnection, trace_id: str) -> None:
         if not cur.execute("SELECT count(*) FROM traces WHERE id = ?", [trace_id]).fetchone()[0]:
             raise NotFound(f"no trace {trace_id!r} in {self.path}")
 
+    # ---------------------------------------------------- explorer queries
 
+    def search_nodes(self, query: str, limit: int = 200) -> tuple[list[NodeHit], dict[str, int]]:
+        """Nodes whose text contains ``query`` (any case): the first ``limit`` by trace and import
+        order, and how many nodes match in each trace. A node matches on the first field of
+        SEARCHED_NODE_FIELDS that contains the query."""
+        needle = query.strip().lower()
+        if not needle:
+            return [], {}
+        cur = self._cur
+        counts = dict(
+            cur.execute(f"SELECT trace_id, count(*) FROM ({_NODE_HITS}) GROUP BY trace_id", [needle]).fetchall()
+        )
+        rows = cur.execute(
+            f"SELECT trace_id, id, kind, field, text FROM ({_NODE_HITS}) ORDER BY trace_id, r LIMIT ?", [needle, limit]
+        ).fetchall()
+        hits = [NodeHit(t, n, k, f, _snippet(text, needle)) for t, n, k, f, text in rows]
+        return hits, counts
+
+    def node_models(self) -> dict[str, list[str]]:
+        """The models named by each trace's nodes, per trace id."""
+        rows = self._cur.execute(
+            "SELECT trace_id, list(DISTINCT model ORDER BY model) FROM nodes WHERE model IS NOT NULL GROUP BY trace_id"
+        ).fetchall()
+        return dict(rows)
+
+
+_ROW_GROUP = 122_880  # DuckDB's row group size
 _NODE_FIELDS = list(Node.model_fields)
-# Timestamps travel as epoch microseconds: DuckDB's TIMESTAMPTZ-to-Python
-# conversion would dominate the time to load a large trace.
+# Timestamps travel as plain (UTC) TIMESTAMPs: DuckDB's TIMESTAMPTZ-to-Python
+# conversion goes through pytz and would dominate loading a large trace.
 _NODE_LOAD_COLUMNS = ", ".join(
-    f"epoch_us({n})" if n in ("start_time", "end_time") else ("position" if n == "order" else n) for n in _NODE_FIELDS
+    f"{n}::TIMESTAMP" if n in ("start_time", "end_time") else ("position" if n == "order" else n) for n in _NODE_FIELDS
 )
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def _node_from_row(row: tuple) -> Node:
-    values = dict(zip(_NODE_FIELDS, row, strict=True))
-    for name in ("start_time", "end_time"):
-        if values[name] is not None:
-            values[name] = _EPOCH + timedelta(microseconds=values[name])
+    values = dict(zip(_NODE_FIELDS, row))
+    if values["start_time"] is not None:
+        values["start_time"] = values["start_time"].replace(tzinfo=timezone.utc)
+    if values["end_time"] is not None:
+        values["end_time"] = values["end_time"].replace(tzinfo=timezone.utc)
     values["metadata"] = json.loads(values["metadata"]) if values["metadata"] else {}
     return Node.from_store(values)
 
@@ -559,6 +806,7 @@ def read_trellis_jsonl(path: Path, source: str) -> list[tuple[dict[str, Any], in
     """
     node_columns = ", ".join(_JSONL_DEFAULTS.get(n, f'"{n}"') for n in NODE_ARROW_SCHEMA.names)
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     try:
         try:
             # One row per non-blank line, in file order: row i is "record" i.
@@ -664,3 +912,85 @@ def _line_with_key(path: Path, key: str) -> int | None:
             if needle in line:
                 return number
     return None
+
+
+# ---- explorer SQL helpers
+
+SEARCHED_NODE_FIELDS = ("subproblem", "name", "output", "context", "aggregation", "error")
+
+
+@dataclass(frozen=True)
+class NodeHit:
+    trace_id: str
+    node_id: str
+    kind: str
+    field: str
+    snippet: str  # one line around the first occurrence
+
+
+# Each matching node once, with the first field that contains the query ($1, lower case) and that field's text.
+_NODE_HITS = (
+    "SELECT trace_id, id, kind, rowid AS r, "
+    + "CASE "
+    + " ".join(f"WHEN contains(lower({f}), $1) THEN '{f}'" for f in SEARCHED_NODE_FIELDS)
+    + " END AS field, CASE "
+    + " ".join(f"WHEN contains(lower({f}), $1) THEN {f}" for f in SEARCHED_NODE_FIELDS)
+    + " END AS text FROM nodes WHERE field IS NOT NULL"
+)
+
+
+def _snippet(text: str, needle: str, around: int = 50) -> str:
+    at = max(text.lower().find(needle), 0)
+    start, end = max(0, at - around), min(len(text), at + len(needle) + around)
+    return ("…" if start else "") + " ".join(text[start:end].split()) + ("…" if end < len(text) else "")
+
+
+# ---- scaffold SQL helpers
+# Imported here, not at the top, so this section stays self-contained; the
+# names are only looked up when a Store method runs.
+from core.scaffolds.models import (  # noqa: E402
+    Scaffold, ScaffoldConflict, ScaffoldError, ScaffoldEvent, ScaffoldStatus, ScaffoldSummary, ScaffoldVersion,
+    check_transition, new_scaffold_id,
+)
+from core.scaffolds.render import searchable_text  # noqa: E402
+
+# Each version's current status: the one its latest event gave it, and who made the last decision.
+_SCAFFOLD_STATE = """
+WITH state AS (
+    SELECT scaffold_id, version, arg_max(status, seq) AS status,
+           arg_max(actor, seq) FILTER (WHERE status IN ('approved', 'rejected', 'deprecated')) AS reviewer,
+           arg_max(comment, seq) FILTER (WHERE status IN ('approved', 'rejected', 'deprecated')) AS review_comment
+    FROM scaffold_events GROUP BY scaffold_id, version
+)"""
+_SCAFFOLD_SELECT = (
+    "SELECT v.scaffold_id, v.version, v.content, s.status, v.author, v.comment, v.created_at, v.based_on, "
+    "s.reviewer, s.review_comment FROM scaffold_versions v JOIN state s USING (scaffold_id, version)"
+)
+# Words too common in task descriptions to tell one scaffold from another.
+_SEARCH_STOPWORDS = (
+    "the and for with from into that this then than each its their which what when where who all any are was were "
+    "been has have had not but per via our your you they them use using used can will should must may each task "
+    "tasks like given find make".split()
+)
+
+
+def _search_terms(text: str, key: str, source: str | None = None) -> str:
+    """SELECT of (key, term) for every search word of ``text``: lower-case, stopwords out, endings stripped.
+
+    The same rule reads scaffolds and the task searched for, so their words meet.
+    """
+    words = f"unnest(regexp_extract_all(lower({text}), '[a-z][a-z0-9]+')) AS word"
+    return (
+        f"SELECT {key.split(' AS ')[-1]}, "
+        "CASE WHEN length(word) > 5 THEN regexp_replace(word, '(ies|es|s|ing|ed)$', '') ELSE word END AS term "
+        f"FROM (SELECT {key}, {words}{f' FROM {source}' if source else ''}) "
+        "WHERE length(word) >= 3 AND NOT list_contains($stopwords, word)"
+    )
+
+
+def _scaffold_version_from_row(row: tuple) -> ScaffoldVersion:
+    return ScaffoldVersion(
+        scaffold_id=row[0], version=row[1], content=Scaffold.model_validate_json(row[2]),
+        status=ScaffoldStatus(row[3]), author=row[4], comment=row[5], created_at=row[6], based_on=row[7],
+        reviewer=row[8], review_comment=row[9],
+    )

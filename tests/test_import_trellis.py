@@ -143,4 +143,4 @@ def test_read_file_checks_without_storing(tmp_path, small_tree):
     path = tmp_path / "t.json"
     path.write_text(trellis_json("t", small_tree))
     [trace] = read_file(path)
-    assert trace.trace.id == "t" and trace.depth == [0, 1, 1, 1]
+    assert trace.trace.id == "t" and list(trace.depth) == [0, 1, 1, 1]

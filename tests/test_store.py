@@ -4,6 +4,7 @@ import sys
 import pytest
 
 from core import NotFound, Store, StoreError, import_files
+from core.store import MIGRATIONS
 from tests.conftest import ROOT, trellis_json
 
 
@@ -12,7 +13,8 @@ def test_migrations_are_recorded_once(tmp_path):
     with Store(db) as store:
         first = store.applied_migrations()
     with Store(db) as store:
-        assert store.applied_migrations() == first == ["_m001_traces_and_nodes", "_m002_critique"]
+        assert store.applied_migrations() == first == [step.__name__ for step in MIGRATIONS]
+    assert first[0] == "_m001_traces_and_nodes"
 
 
 def test_stored_trace_round_trips_with_totals(store, tmp_path, small_tree):

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 
 from core.errors import InputError, TreeError
@@ -35,7 +36,7 @@ class ReadTrace:
 
     trace: Trace
     nodes: pa.Table
-    depth: list[int]
+    depth: np.ndarray
     source: str
     warnings: list[str] = field(default_factory=list)
 
@@ -64,7 +65,7 @@ def read_file(path: str | Path, format: str = "auto", *, max_bytes: int = DEFAUL
         if nodes.num_rows == 0:
             raise InputError(source, f"trace {parsed.trace.id!r} has no nodes")
         try:
-            depth = check_tree(nodes.column("id").to_pylist(), nodes.column("parent_id").to_pylist())
+            depth = check_tree(nodes.column("id").combine_chunks(), nodes.column("parent_id").combine_chunks())
         except TreeError as exc:
             raise InputError(source, f"trace {parsed.trace.id!r}: {exc}") from None
         result.append(ReadTrace(parsed.trace, nodes, depth, source, parsed.warnings))
@@ -109,7 +110,7 @@ def detect_format(path: Path, source: str) -> str:
     first_line = head.split(b"\n", 1)[0].strip()
     try:
         first = json.loads(first_line)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         first = None
     if isinstance(first, dict) and first.get("type") == "metadata":
         return "rlm"

@@ -44,6 +44,21 @@ def iter_jsonl(text: str, source: str) -> Iterator[tuple[int, Any]]:
             raise InputError(source, "JSON nested too deeply", number) from None
 
 
+def json_documents(text: str, source: str) -> list[tuple[int | None, Any]]:
+    """(line, value) per line of a JSONL file, or [(None, value)] for one JSON document."""
+    first, _, rest = text.lstrip().partition("\n")
+    if rest.strip() and _is_json_object(first):
+        return list(iter_jsonl(text, source))
+    return [(None, load_json(text, source))]
+
+
+def _is_json_object(line: str) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except (json.JSONDecodeError, RecursionError):
+        return False
+
+
 def short(text: Any, limit: int = 80) -> str:
     """A value quoted for an error message, cut to one short line."""
     s = str(text).replace("\n", " ")
