@@ -216,12 +216,12 @@ def _pass_through_levels(view: TraceView) -> list[Finding]:
 def _against_reference(student: TraceView, reference: TraceView) -> list[Finding]:
     from core.align import align  # the same alignment the Compare page shows
 
-    alignment = align(student.loaded, reference.loaded)
-    matched = {ref_id: student_id for student_id, ref_id in alignment.pairs}
+    alignment = align(student.loaded.nodes, reference.loaded.nodes)  # left: student, right: reference
+    matched = alignment.right_to_left
     student_height, reference_height = student.height(), reference.height()
     findings = []
 
-    for ref_id in alignment.only_reference:
+    for ref_id in alignment.right_only:
         ref = reference.by_id[ref_id]
         if ref.kind not in _WORKING_KINDS or not ref.subproblem:
             continue
@@ -237,10 +237,10 @@ def _against_reference(student: TraceView, reference: TraceView) -> list[Finding
             suggested_subproblems=[ref.subproblem.strip()[:300]],
         ))
 
-    for student_id in alignment.only_student:
+    for student_id in alignment.left_only:
         node = student.by_id[student_id]
         parent = student.index.parent[student_id]
-        if node.kind not in _WORKING_KINDS or not node.subproblem or (parent is not None and parent in alignment.only_student):
+        if node.kind not in _WORKING_KINDS or not node.subproblem or (parent is not None and parent in set(alignment.left_only)):
             continue
         findings.append(Finding(
             node_id=student_id, category=Category.REDUNDANT_SUBPROBLEM, severity=Severity.LOW,
@@ -248,7 +248,8 @@ def _against_reference(student: TraceView, reference: TraceView) -> list[Finding
             suggested_fix="Check that this sub-problem is needed; if not, drop it.",
         ))
 
-    for student_id, ref_id in alignment.pairs:
+    for match in alignment.matches:
+        student_id, ref_id = match.left, match.right
         node, ref = student.by_id[student_id], reference.by_id[ref_id]
         ref_below, student_below = reference_height[ref_id], student_height[student_id]
         if ref_below > student_below and node.kind in _WORKING_KINDS:
