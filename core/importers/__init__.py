@@ -112,8 +112,8 @@ def detect_format(path: Path, source: str) -> str:
         first = json.loads(first_line)
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         first = None
-    if isinstance(first, dict) and first.get("type") == "metadata":
-        return "rlm"
+    if isinstance(first, dict) and first.get("type") in ("metadata", "run_context", "iteration"):
+        return "rlm"  # a log missing its metadata line still gets the RLM importer's precise error
     for name, signature in _SIGNATURES:
         if signature.search(head):
             return name
