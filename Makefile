@@ -27,10 +27,11 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 $(DB): | setup
 	$(BIN)/trellis import sample_traces --db $(DB)
 
-# Browser tests drive Debian's Chromium (Playwright cannot download its own here).
+# Browser tests drive Debian's Chromium (Playwright cannot download its own here);
+# graphviz's `dot` checks that hostile labels survive a real layout.
 browser:
-	@command -v chromium >/dev/null || { apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core; }
+	@command -v chromium >/dev/null && command -v dot >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium graphviz fonts-dejavu-core; }
 
 bench: setup
 	$(BIN)/python bench/run_all.py

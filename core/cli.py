@@ -90,6 +90,8 @@ def _parser() -> argparse.ArgumentParser:
 
     sub = command("schema", _schema, "Print the JSON Schema of the Trellis trace format.")
     sub.add_argument("--out", type=Path)
+    from core.scaffold_cli import add_scaffold_commands
+    add_scaffold_commands(commands, db_option)
     return parser
 
 

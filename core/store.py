@@ -11,10 +11,11 @@ import json
 import os
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,11 @@ import pyarrow as pa
 from core.critique.models import Annotation, AnnotationEvent, CritiqueRun
 from core.errors import InputError, NotFound, StoreError
 from core.models import Node, NodeKind, Status, Trace
+from core.scaffolds.models import (
+    Scaffold, ScaffoldConflict, ScaffoldError, ScaffoldEvent, ScaffoldStatus, ScaffoldSummary, ScaffoldVersion,
+    check_transition, new_scaffold_id,
+)
+from core.scaffolds.render import searchable_text
 
 DEFAULT_DB = "trellis.duckdb"
 
@@ -425,10 +431,15 @@ class Store:
     def load_trace(self, trace_id: str) -> LoadedTrace:
         """The trace and all its nodes, in the order they were imported."""
         trace = self.get_trace(trace_id)
-        rows = self._cur.execute(
-            f"SELECT {_NODE_LOAD_COLUMNS} FROM nodes WHERE trace_id = ? ORDER BY rowid", [trace_id]
-        ).fetchall()
-        return LoadedTrace(trace=trace, nodes=[_node_from_row(row) for row in rows])
+        # Column by column through Arrow: about twice as fast as fetchall() row by row.
+        # No ORDER BY: a plain scan keeps insertion order, and a sort would cost more than the scan.
+        table = self._cur.execute(f"SELECT {_NODE_LOAD_COLUMNS} FROM nodes WHERE trace_id = ?", [trace_id]).to_arrow_table()
+        columns = dict(zip(_NODE_FIELDS, (column.to_pylist() for column in table.columns), strict=True))
+        for name in ("start_time", "end_time"):
+            columns[name] = [None if us is None else _EPOCH + timedelta(microseconds=us) for us in columns[name]]
+        columns["metadata"] = [json.loads(m) if m else {} for m in columns["metadata"]]
+        nodes = [Node.from_store(dict(zip(_NODE_FIELDS, row))) for row in zip(*columns.values())]
+        return LoadedTrace(trace=trace, nodes=nodes)
 
     # ------------------------------------------------------------- critique
 
@@ -551,34 +562,37 @@ class Store:
         later one since, nothing is written and ScaffoldConflict carries theirs.
         """
         author = author.strip() or "anonymous"
-        try:
-            with self._transaction() as cur:
-                if scaffold_id is None:
-                    scaffold_id, version = new_scaffold_id(content), 1
-                else:
-                    latest = cur.execute(
-                        "SELECT max(version) FROM scaffold_versions WHERE scaffold_id = ?", [scaffold_id]
-                    ).fetchone()[0]
-                    if latest is None:
-                        raise NotFound(f"no scaffold {scaffold_id!r} in {self.path}")
-                    if latest != based_on:
-                        raise ScaffoldConflict(scaffold_id, based_on, self._scaffold_version(cur, scaffold_id, latest))
-                    version = latest + 1
-                now = datetime.now(timezone.utc)
-                cur.execute(
-                    "INSERT INTO scaffold_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [scaffold_id, version, content.kind, content.title, content.task_class, content.model_dump_json(),
-                     searchable_text(content), based_on, author, comment, now],
-                )
-                cur.execute(
-                    "INSERT INTO scaffold_events (scaffold_id, version, status, actor, comment, happened_at) "
-                    "VALUES (?, ?, 'draft', ?, ?, ?)",
-                    [scaffold_id, version, author, comment, now],
-                )
-        except (duckdb.ConstraintException, duckdb.TransactionException):
-            # Another connection to the same file saved this version number first.
-            raise ScaffoldConflict(scaffold_id, based_on, self.get_scaffold(scaffold_id)) from None
-        return self.get_scaffold(scaffold_id, version)
+        if scaffold_id is None:
+            scaffold_id, based_on = new_scaffold_id(content), None
+        for _ in range(_SAVE_ATTEMPTS):
+            try:
+                with self._transaction() as cur:
+                    version = self._next_scaffold_version(cur, scaffold_id, based_on)
+                    now = datetime.now(timezone.utc)
+                    cur.execute(
+                        "INSERT INTO scaffold_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [scaffold_id, version, content.kind, content.title, content.task_class,
+                         content.model_dump_json(), searchable_text(content), based_on, author, comment, now],
+                    )
+                    cur.execute(
+                        "INSERT INTO scaffold_events (scaffold_id, version, status, actor, comment, happened_at) "
+                        "VALUES (?, ?, 'draft', ?, ?, ?)",
+                        [scaffold_id, version, author, comment, now],
+                    )
+                return self.get_scaffold(scaffold_id, version)
+            except (duckdb.ConstraintException, duckdb.TransactionException):
+                # Another connection to the file is saving the same version number. Once its
+                # save is visible, the check in _next_scaffold_version refuses this one with it.
+                time.sleep(0.02)
+        raise StoreError(f"could not save scaffold {scaffold_id!r}: the database stayed busy; try again")
+
+    def _next_scaffold_version(self, cur: duckdb.DuckDBPyConnection, scaffold_id: str, based_on: int | None) -> int:
+        latest = cur.execute("SELECT max(version) FROM scaffold_versions WHERE scaffold_id = ?", [scaffold_id]).fetchone()[0]
+        if latest is None and based_on is not None:
+            raise NotFound(f"no scaffold {scaffold_id!r} in {self.path}")
+        if latest != based_on:
+            raise ScaffoldConflict(scaffold_id, based_on, self._scaffold_version(cur, scaffold_id, latest))
+        return (latest or 0) + 1
 
     def get_scaffold(self, scaffold_id: str, version: int | None = None) -> ScaffoldVersion:
         """One version (the latest by default), with the status it has now."""
@@ -671,7 +685,7 @@ class Store:
         """The newest approved version of each scaffold, scored by BM25 against ``task_text``.
 
         Each row: scaffold_id, version, title, kind, task_class, score, and
-        terms: the matched (stemmed) words with their weights, heaviest first.
+        terms: the task's words that matched, with their weights, heaviest first.
         """
         rows = self._cur.execute(
             f"""
@@ -683,21 +697,21 @@ class Store:
                 QUALIFY row_number() OVER (PARTITION BY v.scaffold_id ORDER BY v.version DESC) = 1
             ),
             doc_terms AS ({_search_terms("search_text", "scaffold_id", "docs")}),
-            query_terms AS (SELECT DISTINCT term FROM ({_search_terms("$task", "1 AS q")})),
+            query_terms AS (SELECT term, min(word) AS word FROM ({_search_terms("$task", "1 AS q")}) GROUP BY term),
             lengths AS (SELECT scaffold_id, count(*) AS len FROM doc_terms GROUP BY scaffold_id),
             tf AS (SELECT scaffold_id, term, count(*) AS tf FROM doc_terms GROUP BY ALL),
             df AS (SELECT term, count(*) AS df FROM tf GROUP BY term),
             corpus AS (SELECT count(*) AS n, avg(len) AS avg_len FROM lengths),
             weights AS (
-                SELECT tf.scaffold_id, tf.term,
+                SELECT tf.scaffold_id, query_terms.word,
                        ln(1 + (corpus.n - df.df + 0.5) / (df.df + 0.5))
                        * tf.tf * ($k1 + 1) / (tf.tf + $k1 * (1 - $b + $b * lengths.len / corpus.avg_len)) AS weight
                 FROM tf JOIN query_terms USING (term) JOIN df USING (term) JOIN lengths USING (scaffold_id)
                 CROSS JOIN corpus
             )
             SELECT d.scaffold_id, d.version, d.title, d.kind, d.task_class, coalesce(sum(w.weight), 0) AS score,
-                   coalesce(list([w.term, round(w.weight, 3)::VARCHAR] ORDER BY w.weight DESC)
-                            FILTER (WHERE w.term IS NOT NULL), []) AS terms
+                   coalesce(list([w.word, round(w.weight, 3)::VARCHAR] ORDER BY w.weight DESC, w.word)
+                            FILTER (WHERE w.word IS NOT NULL), []) AS terms
             FROM docs d LEFT JOIN weights w USING (scaffold_id)
             GROUP BY ALL
             ORDER BY score DESC, d.scaffold_id
@@ -750,21 +764,12 @@ class Store:
 
 _ROW_GROUP = 122_880  # DuckDB's row group size
 _NODE_FIELDS = list(Node.model_fields)
-# Timestamps travel as plain (UTC) TIMESTAMPs: DuckDB's TIMESTAMPTZ-to-Python
+# Timestamps travel as epoch microseconds: DuckDB's TIMESTAMPTZ-to-Python
 # conversion goes through pytz and would dominate loading a large trace.
 _NODE_LOAD_COLUMNS = ", ".join(
-    f"{n}::TIMESTAMP" if n in ("start_time", "end_time") else ("position" if n == "order" else n) for n in _NODE_FIELDS
+    f"epoch_us({n})" if n in ("start_time", "end_time") else ("position" if n == "order" else n) for n in _NODE_FIELDS
 )
-
-
-def _node_from_row(row: tuple) -> Node:
-    values = dict(zip(_NODE_FIELDS, row))
-    if values["start_time"] is not None:
-        values["start_time"] = values["start_time"].replace(tzinfo=timezone.utc)
-    if values["end_time"] is not None:
-        values["end_time"] = values["end_time"].replace(tzinfo=timezone.utc)
-    values["metadata"] = json.loads(values["metadata"]) if values["metadata"] else {}
-    return Node.from_store(values)
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 _ANNOTATION_FIELDS = [
@@ -946,13 +951,8 @@ def _snippet(text: str, needle: str, around: int = 50) -> str:
 
 
 # ---- scaffold SQL helpers
-# Imported here, not at the top, so this section stays self-contained; the
-# names are only looked up when a Store method runs.
-from core.scaffolds.models import (  # noqa: E402
-    Scaffold, ScaffoldConflict, ScaffoldError, ScaffoldEvent, ScaffoldStatus, ScaffoldSummary, ScaffoldVersion,
-    check_transition, new_scaffold_id,
-)
-from core.scaffolds.render import searchable_text  # noqa: E402
+
+_SAVE_ATTEMPTS = 100  # 2 s of waiting for a competing save on another connection to commit
 
 # Each version's current status: the one its latest event gave it, and who made the last decision.
 _SCAFFOLD_STATE = """
@@ -970,19 +970,21 @@ _SCAFFOLD_SELECT = (
 _SEARCH_STOPWORDS = (
     "the and for with from into that this then than each its their which what when where who all any are was were "
     "been has have had not but per via our your you they them use using used can will should must may each task "
-    "tasks like given find make".split()
+    "tasks like given find make how why did does done about after before also only other some such more most very "
+    "just over under".split()
 )
 
 
 def _search_terms(text: str, key: str, source: str | None = None) -> str:
-    """SELECT of (key, term) for every search word of ``text``: lower-case, stopwords out, endings stripped.
+    """SELECT of (key, term, word) for every search word of ``text``: lower-case, stopwords out, and
+    the term with its ending stripped, so "clauses" meets "clause".
 
     The same rule reads scaffolds and the task searched for, so their words meet.
     """
     words = f"unnest(regexp_extract_all(lower({text}), '[a-z][a-z0-9]+')) AS word"
     return (
         f"SELECT {key.split(' AS ')[-1]}, "
-        "CASE WHEN length(word) > 5 THEN regexp_replace(word, '(ies|es|s|ing|ed)$', '') ELSE word END AS term "
+        "CASE WHEN length(word) > 5 THEN regexp_replace(word, '(ies|es|s|ing|ed)$', '') ELSE word END AS term, word "
         f"FROM (SELECT {key}, {words}{f' FROM {source}' if source else ''}) "
         "WHERE length(word) >= 3 AND NOT list_contains($stopwords, word)"
     )

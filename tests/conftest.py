@@ -44,3 +44,25 @@ def small_tree() -> list[dict]:
         {"id": "s2", "parent_id": "root", "order": 1, "kind": "leaf", "subproblem": "Section 2", "cost": 0.5},
         {"id": "agg", "parent_id": "root", "order": 2, "kind": "aggregate", "aggregation": "concatenate"},
     ]
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory, monkeypatch_module):
+    """The sample library (plus the hostile trace) in a DuckDB file that the app under AppTest opens."""
+    from tests.explorer_library import build_library
+
+    folder = tmp_path_factory.mktemp("library")
+    db = folder / "trellis.duckdb"
+    ids = build_library(db, folder / "traces")
+    monkeypatch_module.setenv("TRELLIS_DB", str(db))
+    return ids
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+# The browser tests' server and Chromium, shared by every test_browser_* module (see tests/browser_support.py).
+from tests.browser_support import app_url, browser, page  # noqa: E402,F401

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass
 
 from core.critique.models import Category, Finding, Severity
 from core.models import Node
+from core.explore import TraceView
 from core.store import LoadedTrace
-from core.tree import TreeIndex
 
 # A leaf handed more context than this many characters (~8k tokens) most
 # likely needed to split its input and recurse instead of answering at once.
@@ -35,35 +34,23 @@ _STOPWORDS = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class TraceView:
-    """A loaded trace with lookups the checks share."""
+def _height(view: TraceView) -> dict[str, int]:
+    """Levels below each node (0 for a leaf), computed bottom-up without recursion."""
+    height = dict.fromkeys(view.preorder, 0)
+    for node_id in reversed(view.preorder):
+        parent = view.tree.parent[node_id]
+        if parent is not None:
+            height[parent] = max(height[parent], height[node_id] + 1)
+    return height
 
-    loaded: LoadedTrace
-    by_id: dict[str, Node]
-    index: TreeIndex
 
-    @classmethod
-    def of(cls, loaded: LoadedTrace) -> TraceView:
-        index = TreeIndex.build([(n.id, n.parent_id, n.order) for n in loaded.nodes])
-        return cls(loaded, {n.id: n for n in loaded.nodes}, index)
-
-    def children(self, node_id: str) -> list[Node]:
-        return [self.by_id[c] for c in self.index.children.get(node_id, [])]
-
-    def height(self) -> dict[str, int]:
-        """Levels below each node (0 for a leaf), computed bottom-up without recursion."""
-        height = dict.fromkeys(self.by_id, 0)
-        for node_id in reversed(self.index.preorder()):
-            parent = self.index.parent[node_id]
-            if parent is not None:
-                height[parent] = max(height[parent], height[node_id] + 1)
-        return height
+def _children(view: TraceView, node_id: str) -> list[Node]:
+    return [view.nodes[c] for c in view.children(node_id)]
 
 
 def critique(student: LoadedTrace, reference: LoadedTrace | None = None) -> list[Finding]:
     """Findings on the student trace, ordered as its nodes are."""
-    view = TraceView.of(student)
+    view = TraceView.build(student)
     findings = [
         *_failed_or_empty_calls(view),
         *_depth_limit_hits(view),
@@ -73,9 +60,8 @@ def critique(student: LoadedTrace, reference: LoadedTrace | None = None) -> list
         *_pass_through_levels(view),
     ]
     if reference is not None:
-        findings += _against_reference(view, TraceView.of(reference))
-    position = {node_id: i for i, node_id in enumerate(view.index.preorder())}
-    findings.sort(key=lambda f: position.get(f.node_id, -1))
+        findings += _against_reference(view, TraceView.build(reference))
+    findings.sort(key=lambda f: view.position.get(f.node_id, -1))
     return findings
 
 
@@ -89,7 +75,7 @@ def _label(node: Node) -> str:
 
 def _failed_or_empty_calls(view: TraceView) -> list[Finding]:
     findings = []
-    for node in view.loaded.nodes:
+    for node in view.nodes.values():
         if node.status == "error":
             findings.append(Finding(
                 node_id=node.id, category=Category.FAILED_STEP, severity=Severity.HIGH,
@@ -107,11 +93,11 @@ def _failed_or_empty_calls(view: TraceView) -> list[Finding]:
 
 def _depth_limit_hits(view: TraceView) -> list[Finding]:
     findings = []
-    for node in view.loaded.nodes:
+    for node in view.nodes.values():
         if node.metadata.get("depth_limit_hit") or _DEPTH_LIMIT.search(node.error or ""):
             findings.append(Finding(
                 node_id=node.id, category=Category.TOO_DEEP, severity=Severity.MEDIUM,
-                rationale=f"{_label(node)} hit the recursion depth limit at depth {view.index.depth[node.id]}.",
+                rationale=f"{_label(node)} hit the recursion depth limit at depth {view.tree.depth[node.id]}.",
                 suggested_fix="Split wider at a higher level instead of nesting deeper, or raise the depth limit.",
             ))
     return findings
@@ -119,8 +105,8 @@ def _depth_limit_hits(view: TraceView) -> list[Finding]:
 
 def _oversized_leaves(view: TraceView, limit: int = LEAF_CONTEXT_LIMIT_CHARS) -> list[Finding]:
     findings = []
-    for node in view.loaded.nodes:
-        if node.kind == "leaf" and (node.context_chars or 0) > limit and not view.index.children.get(node.id):
+    for node in view.nodes.values():
+        if node.kind == "leaf" and (node.context_chars or 0) > limit and not view.children(node.id):
             times = node.context_chars / limit
             findings.append(Finding(
                 node_id=node.id, category=Category.TOO_SHALLOW,
@@ -143,18 +129,18 @@ def salient_terms(text: str | None) -> set[str]:
 
 def _aggregation_inputs(view: TraceView, node: Node) -> list[Node]:
     """An aggregate combines its children, or, when it has none, the siblings before it."""
-    children = view.children(node.id)
+    children = _children(view, node.id)
     if children:
         return children
     if node.parent_id is None:
         return []
-    siblings = view.children(node.parent_id)
+    siblings = _children(view, node.parent_id)
     return [s for s in siblings[: siblings.index(node)] if s.kind != "aggregate"]
 
 
 def _lossy_aggregations(view: TraceView) -> list[Finding]:
     findings = []
-    for node in view.loaded.nodes:
+    for node in view.nodes.values():
         if node.kind != "aggregate" or not (node.output or "").strip():
             continue
         combined = salient_terms(node.output)
@@ -179,14 +165,14 @@ def _normalised(text: str | None) -> str:
 
 def _repeated_subproblems(view: TraceView) -> list[Finding]:
     groups: dict[str, list[Node]] = defaultdict(list)
-    for node in view.loaded.nodes:
+    for node in view.nodes.values():
         if node.kind in _WORKING_KINDS and node.subproblem:
             groups[_normalised(node.subproblem)].append(node)
     findings = []
     for nodes in groups.values():
         first = nodes[0]
         for repeat in nodes[1:]:
-            if first.id in view.index.ancestors(repeat.id):
+            if first.id in view.tree.ancestors(repeat.id):
                 continue  # a call restating its parent's problem is not a repeat
             findings.append(Finding(
                 node_id=repeat.id, category=Category.REDUNDANT_SUBPROBLEM, severity=Severity.MEDIUM,
@@ -198,8 +184,8 @@ def _repeated_subproblems(view: TraceView) -> list[Finding]:
 
 def _pass_through_levels(view: TraceView) -> list[Finding]:
     findings = []
-    for node in view.loaded.nodes:
-        children = view.children(node.id)
+    for node in view.nodes.values():
+        children = _children(view, node.id)
         if node.kind in _SPLITTING_KINDS and len(children) == 1 and children[0].kind in _SPLITTING_KINDS:
             findings.append(Finding(
                 node_id=node.id, category=Category.TOO_DEEP, severity=Severity.MEDIUM,
@@ -216,19 +202,19 @@ def _pass_through_levels(view: TraceView) -> list[Finding]:
 def _against_reference(student: TraceView, reference: TraceView) -> list[Finding]:
     from core.align import align  # the same alignment the Compare page shows
 
-    alignment = align(student.loaded.nodes, reference.loaded.nodes)  # left: student, right: reference
+    alignment = align(list(student.nodes.values()), list(reference.nodes.values()))  # left: student
     matched = alignment.right_to_left
-    student_height, reference_height = student.height(), reference.height()
+    student_height, reference_height = _height(student), _height(reference)
     findings = []
 
     for ref_id in alignment.right_only:
-        ref = reference.by_id[ref_id]
+        ref = reference.nodes[ref_id]
         if ref.kind not in _WORKING_KINDS or not ref.subproblem:
             continue
-        if reference.index.parent[ref_id] is not None and reference.index.parent[ref_id] not in matched:
+        if reference.tree.parent[ref_id] is not None and reference.tree.parent[ref_id] not in matched:
             continue  # report the highest missing node, not every node under it
-        anchor = matched.get(reference.index.parent[ref_id] or reference.index.root, student.index.root)
-        level = reference.index.depth[ref_id]
+        anchor = matched.get(reference.tree.parent[ref_id] or reference.root, student.root)
+        level = reference.tree.depth[ref_id]
         findings.append(Finding(
             node_id=anchor, category=Category.MISSING_SUBPROBLEM,
             severity=Severity.HIGH if level <= 1 else Severity.MEDIUM,
@@ -238,8 +224,8 @@ def _against_reference(student: TraceView, reference: TraceView) -> list[Finding
         ))
 
     for student_id in alignment.left_only:
-        node = student.by_id[student_id]
-        parent = student.index.parent[student_id]
+        node = student.nodes[student_id]
+        parent = student.tree.parent[student_id]
         if node.kind not in _WORKING_KINDS or not node.subproblem or (parent is not None and parent in set(alignment.left_only)):
             continue
         findings.append(Finding(
@@ -250,16 +236,16 @@ def _against_reference(student: TraceView, reference: TraceView) -> list[Finding
 
     for match in alignment.matches:
         student_id, ref_id = match.left, match.right
-        node, ref = student.by_id[student_id], reference.by_id[ref_id]
+        node, ref = student.nodes[student_id], reference.nodes[ref_id]
         ref_below, student_below = reference_height[ref_id], student_height[student_id]
-        if ref_below > student_below and node.kind in _WORKING_KINDS:
+        # Only where the student stopped: a shallow branch further down is reported at its own leaf.
+        if student_below == 0 and ref_below > 0 and node.kind in _WORKING_KINDS:
             findings.append(Finding(
-                node_id=student_id, category=Category.TOO_SHALLOW,
-                severity=Severity.HIGH if student_below == 0 else Severity.MEDIUM,
-                rationale=(f"{_label(node)} stops {ref_below - student_below} level(s) shallower than the "
-                           f"reference, which splits it into {len(reference.children(ref_id))} sub-problems."),
+                node_id=student_id, category=Category.TOO_SHALLOW, severity=Severity.HIGH,
+                rationale=(f"{_label(node)} was answered in one call; the reference splits it into "
+                           f"{len(reference.children(ref_id))} sub-problems, {ref_below} level(s) deep."),
                 suggested_fix="Recurse here as the reference does.",
-                suggested_subproblems=[c.subproblem.strip()[:200] for c in reference.children(ref_id) if c.subproblem],
+                suggested_subproblems=[c.subproblem.strip()[:200] for c in _children(reference, ref_id) if c.subproblem],
             ))
         elif student_below - ref_below >= 2:
             findings.append(Finding(
@@ -269,7 +255,8 @@ def _against_reference(student: TraceView, reference: TraceView) -> list[Finding
                 suggested_fix="Flatten the extra levels; the reference solves this with fewer calls.",
             ))
         ref_context, student_context = ref.context_chars or 0, node.context_chars or 0
-        if ref_context >= 1000 and student_context < CONTEXT_SHARE_MIN * ref_context:
+        # An aggregate's context is its children's results: a shortfall there is already reported upstream.
+        if node.kind != "aggregate" and ref_context >= 1000 and student_context < CONTEXT_SHARE_MIN * ref_context:
             findings.append(Finding(
                 node_id=student_id, category=Category.CONTEXT_LOSS, severity=Severity.MEDIUM,
                 rationale=(f"The reference carried {ref_context:,} characters of context into {_label(ref)}; "

@@ -28,6 +28,7 @@ from pydantic import ValidationError  # noqa: E402
 from core.critique import structural  # noqa: E402
 from core.critique.models import Annotation, CritiqueRun, Finding, TeacherOutput  # noqa: E402
 from core.errors import TrellisError  # noqa: E402
+from core.explore import TraceView  # noqa: E402
 from core.store import LoadedTrace, Store  # noqa: E402
 
 STRUCTURAL_TEACHER = "trellis/structural"
@@ -176,17 +177,17 @@ def _tagged(tag: str, body: str) -> str:
 
 def _compact(loaded: LoadedTrace, keep: set[str | None]) -> str:
     """One JSON line per node; big traces keep their top levels and the nodes findings point at."""
-    view = structural.TraceView.of(loaded)
-    order = view.index.preorder()
+    view = TraceView.build(loaded)
+    order = view.preorder
     chosen = order if len(order) <= PROMPT_NODE_LIMIT else sorted(
-        sorted(order, key=lambda i: (i not in keep, view.index.depth[i]))[:PROMPT_NODE_LIMIT],
-        key=order.index,
+        sorted(order, key=lambda i: (i not in keep, view.tree.depth[i]))[:PROMPT_NODE_LIMIT],
+        key=view.position.__getitem__,
     )
     lines = []
     for node_id in chosen:
-        n = view.by_id[node_id]
+        n = view.nodes[node_id]
         lines.append(json.dumps({
-            "id": n.id, "parent": n.parent_id, "kind": n.kind, "depth": view.index.depth[n.id],
+            "id": n.id, "parent": n.parent_id, "kind": n.kind, "depth": view.tree.depth[n.id],
             "subproblem": _cut(n.subproblem), "context_chars": n.context_chars, "output": _cut(n.output),
             "aggregation": _cut(n.aggregation), "status": n.status, "error": _cut(n.error),
         }))

@@ -1,0 +1,139 @@
+"""Server-side speed of the trace page, and how much it sends to the browser.
+
+    .venv/bin/python bench/bench_trace_page.py [--runs 5]
+
+Two ways, on generated traces of 10,000 and 100,000 nodes in a DuckDB file:
+
+* core: the functions the page calls, timed one by one. "Open" is loading the
+  trace and building everything the page draws (tree window, DOT, overview,
+  timeline, stats, the figures serialised to JSON as Streamlit does);
+  "select" is what changes when another node is picked (the caches hold the
+  trace, stats and overview).
+* page: the real page under Streamlit's AppTest, caches cleared for "open";
+  "select" reruns it with another ?node=. This includes Streamlit's own work
+  (protobuf, plotly serialisation) but not the network or the browser.
+
+Medians of --runs runs. Targets: open a 10,000-node trace < 300 ms,
+select another node < 100 ms, open a 100,000-node trace < 2 s; and the
+Compare page's alignment of 10,000 x 10,000 nodes in about a second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from generate import write_jsonl  # noqa: E402
+
+from core import Store, import_files  # noqa: E402
+from core.explore import TraceView, trace_stats, tree_window  # noqa: E402
+from core.render import overview_figure, timeline_figure, tree_dot  # noqa: E402
+
+
+def median_ms(times: list[float]) -> str:
+    return f"{statistics.median(times) * 1000:7.1f} ms"
+
+
+def other_nodes(view: TraceView, count: int) -> list[str]:
+    """Nodes spread through the tree, as a person clicking around would pick."""
+    step = max(1, len(view.preorder) // (count + 1))
+    return [view.preorder[i * step] for i in range(1, count + 1)]
+
+
+def bench_core(store: Store, trace_id: str, runs: int) -> None:
+    open_times, select_times, sizes = [], [], {}
+    for _ in range(runs):
+        start = time.perf_counter()
+        view = TraceView.load(store, trace_id)
+        trace_stats(view)
+        dot = tree_dot(view, tree_window(view, view.root), view.root)
+        overview = overview_figure(view, "tokens", "kind").figure.to_json()
+        timeline = timeline_figure(view, view.root)
+        timeline_json = timeline.to_json() if timeline else ""
+        open_times.append(time.perf_counter() - start)
+        sizes = {"DOT": len(dot), "overview JSON": len(overview), "timeline JSON": len(timeline_json)}
+    for node_id in other_nodes(view, runs):
+        start = time.perf_counter()
+        dot = tree_dot(view, tree_window(view, node_id), node_id)
+        timeline = timeline_figure(view, node_id)
+        if timeline:
+            timeline.to_json()
+        view.tree.ancestors(node_id), view.neighbour(node_id, 1), view.nodes[node_id].model_dump(mode="json")
+        select_times.append(time.perf_counter() - start)
+    print(f"  core  open   {median_ms(open_times)}   select another node {median_ms(select_times)}")
+    print("  sent to the browser: " + ", ".join(f"{name} {size / 1024:,.0f} KB" for name, size in sizes.items()))
+
+
+def bench_page(db: Path, trace_id: str, runs: int) -> None:
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    os.environ["TRELLIS_DB"] = str(db)
+    open_times, select_times = [], []
+    for _ in range(runs):
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+        at.run()  # the home page: AppTest's own first-run setup (~250 ms) is not the trace page's cost
+        st.cache_resource.clear()
+        at.switch_page("pages/trace.py")
+        at.query_params["trace"] = trace_id
+        start = time.perf_counter()
+        at.run()
+        open_times.append(time.perf_counter() - start)
+        assert not at.exception, at.exception
+    for i in range(runs):
+        at.query_params["node"] = f"{trace_id}-{(i + 1) * 997}"
+        start = time.perf_counter()
+        at.run()
+        select_times.append(time.perf_counter() - start)
+        assert not at.exception, at.exception
+    print(f"  page  open   {median_ms(open_times)}   select another node {median_ms(select_times)}")
+
+
+def bench_align(runs: int) -> None:
+    """The Compare page's alignment of two different 10,000-node trees."""
+    from generate import node_records
+
+    from core.align import align
+    from core.models import Node
+
+    teacher = [Node.model_validate(r) for r in node_records(10_000, fanout=6, seed=7, trace_id="t")]
+    student = [Node.model_validate(r) for r in node_records(10_000, fanout=5, seed=8, trace_id="s")]
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = align(teacher, student)
+        times.append(time.perf_counter() - start)
+    print(f"align 10,000 x 10,000 nodes: {median_ms(times)} ({len(result.matches):,} matched)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "bench.duckdb"
+        for count in (10_000, 100_000):
+            path = Path(tmp) / f"trace-{count}.jsonl"
+            write_jsonl(path, count, trace_id=f"t{count}")
+            with Store(db) as store:
+                import_files(store, [path], max_bytes=10**11)
+        for count in (10_000, 100_000):
+            print(f"{count:,}-node trace")
+            with Store(db) as store:
+                bench_core(store, f"t{count}", args.runs)
+            bench_page(db, f"t{count}", args.runs)
+    bench_align(args.runs)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,12 @@
+"""Run every benchmark in turn: `make bench`. Record the figures in docs/benchmarks.md."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+for script in ("bench_store.py", "bench_trace_page.py", "bench_critique.py"):
+    if (HERE / script).exists():
+        print(f"\n$ python bench/{script}", flush=True)
+        subprocess.run([sys.executable, str(HERE / script)], check=True)

@@ -1,0 +1,499 @@
+"""What the trace explorer shows, computed from one loaded trace.
+
+A ``TraceView`` is built once per trace and shared by every view of it; the
+functions here pick the part of the tree worth drawing, summarise the whole
+trace and search its text. Nothing here draws: ``core.render`` does that.
+"""
+
+from __future__ import annotations
+
+import gc
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from itertools import pairwise
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from core.align import Alignment
+from core.models import Node, Trace
+from core.store import LoadedTrace, Store, TraceSummary
+from core.tree import TreeIndex
+
+# The text fields a person searches, in the order a match is reported.
+SEARCHED_FIELDS = ("subproblem", "name", "output", "context", "aggregation", "error", "id")
+
+
+@dataclass
+class TraceView:
+    """A trace with its tree index, ready for the explorer's views."""
+
+    trace: Trace
+    nodes: dict[str, Node]  # by id, in import order
+    tree: TreeIndex
+    preorder: list[str]
+    position: dict[str, int]  # index in preorder; a subtree is preorder[position : position + size]
+    subtree_size: dict[str, int]
+    # Filled on first use: most views need only a few of them.
+    _totals: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)
+    _search_text: list[_FieldText] | None = field(default=None, repr=False)
+
+    @classmethod
+    def build(cls, loaded: LoadedTrace) -> TraceView:
+        nodes = {n.id: n for n in loaded.nodes}
+        tree = TreeIndex.build([(n.id, n.parent_id, n.order) for n in loaded.nodes])
+        preorder = tree.preorder()
+        sizes = dict.fromkeys(preorder, 1)
+        for node_id in reversed(preorder):
+            parent_id = tree.parent[node_id]
+            if parent_id is not None:
+                sizes[parent_id] += sizes[node_id]
+        position = dict(zip(preorder, range(len(preorder))))
+        return cls(loaded.trace, nodes, tree, preorder, position, sizes)
+
+    @classmethod
+    def load(cls, store: Store, trace_id: str) -> TraceView:
+        # Building 100,000 nodes sets off repeated full garbage collections
+        # that free nothing; pausing the collector makes this about a third faster.
+        with _collector_paused():
+            return cls.build(store.load_trace(trace_id))
+
+    def subtree(self, node_id: str) -> list[str]:
+        """The node and its descendants, in tree order."""
+        start = self.position[node_id]
+        return self.preorder[start : start + self.subtree_size[node_id]]
+
+    @property
+    def root(self) -> str:
+        return self.tree.root
+
+    def children(self, node_id: str) -> list[str]:
+        return self.tree.children.get(node_id, [])
+
+    def siblings(self, node_id: str) -> list[str]:
+        """The node and its siblings, in order (just the node for the root)."""
+        parent_id = self.tree.parent[node_id]
+        return [node_id] if parent_id is None else self.children(parent_id)
+
+    def neighbour(self, node_id: str, step: int) -> str | None:
+        """The previous (step=-1) or next (step=1) sibling, if there is one."""
+        siblings = self.siblings(node_id)
+        i = siblings.index(node_id) + step
+        return siblings[i] if 0 <= i < len(siblings) else None
+
+    def subtree_totals(self, measure: str) -> dict[str, float]:
+        """Each node's measure summed over its subtree: 'tokens', 'cost' (in micro-dollars) or 'nodes'."""
+        if measure not in self._totals:
+            own = _OWN_MEASURES[measure]
+            totals = {node_id: own(self.nodes[node_id]) for node_id in self.preorder}
+            for node_id in reversed(self.preorder):
+                parent_id = self.tree.parent[node_id]
+                if parent_id is not None:
+                    totals[parent_id] += totals[node_id]
+            self._totals[measure] = totals
+        return self._totals[measure]
+
+    def label(self, node_id: str, limit: int = 60) -> str:
+        """A one-line name for a node: its sub-problem, else its name, else its id."""
+        node = self.nodes[node_id]
+        return one_line(node.subproblem or node.name or node.id, limit)
+
+
+# Cost is summed in whole micro-dollars so that a parent's total is exactly the
+# sum of its children's; plotly drops segments whose float sums disagree.
+_OWN_MEASURES = {
+    "tokens": lambda n: n.tokens,
+    "cost": lambda n: round((n.cost or 0) * 1_000_000),
+    "nodes": lambda n: 1,
+}
+MEASURES = tuple(_OWN_MEASURES)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def one_line(text: str, limit: int) -> str:
+    """``text`` with its whitespace collapsed, cut to ``limit`` characters."""
+    cut = " ".join(text[: limit * 4].split())  # the slice keeps a 60,000-character context cheap
+    return cut if len(cut) <= limit and len(text) <= limit * 4 else cut[: limit - 1] + "…"
+
+
+# ------------------------------------------------------------ tree window
+
+
+@dataclass(frozen=True)
+class WindowEntry:
+    """One box in the drawn tree: a node, or a stand-in for nodes left out.
+
+    ``hidden`` counts the nodes an entry hides: for a node, its descendants
+    when none of its children are drawn ("+N hidden"); for a stand-in, all
+    the nodes it stands for.
+    """
+
+    key: str | tuple  # a node id, or a tuple for a stand-in (so it never clashes with an id)
+    parent_key: str | tuple | None
+    node_id: str | None  # None for a stand-in
+    hidden: int = 0
+    note: str = ""  # for a stand-in: what it stands for
+
+    @property
+    def is_node(self) -> bool:
+        return self.node_id is not None
+
+
+def tree_window(
+    view: TraceView,
+    selected: str,
+    *,
+    depth: int = 2,
+    expanded: Iterable[str] = (),
+    collapsed: Iterable[str] = (),
+    budget: int = 300,
+    max_siblings: int = 10,
+    max_path: int = 40,
+) -> list[WindowEntry]:
+    """The part of the tree worth drawing around the selected node, parents before children.
+
+    Shown, in order of priority while ``budget`` entries last: the path from
+    the root (its middle elided when longer than ``max_path``), siblings
+    around each node on the path (fewer further up), the selected node's
+    descendants ``depth`` levels down, and the children of ``expanded``
+    nodes. ``collapsed`` nodes show no children unless the path runs through
+    them. Everything left out is counted on a node ("+N hidden") or on a
+    stand-in ("+N more").
+    """
+    collapsed = set(collapsed)
+    path = [*view.tree.ancestors(selected), selected]
+    shown: set[str] = set(path)
+    # Entries drawn so far: each path node may also need a stand-in for the siblings before and after it.
+    cost = 3 * len(path)
+
+    # A very deep selection: keep the top and the bottom of the path.
+    elided: tuple | None = None
+    if len(path) > max_path:
+        keep_top = 3
+        first_kept_below = len(path) - (max_path - keep_top - 1)
+        for node_id in path[keep_top:first_kept_below]:
+            shown.discard(node_id)
+        elided = ("elided", path[keep_top - 1], path[first_kept_below])
+        cost = 3 * max_path
+    path_children = dict(pairwise(path))
+    elided_parent = elided[1] if elided else None
+
+    def room(n: int) -> bool:
+        return cost + n <= budget
+
+    # Siblings around the path, most around the selection and fewer further up.
+    for distance, node_id in enumerate(reversed(path)):
+        parent_id = view.tree.parent[node_id]
+        if parent_id is None or node_id not in shown or parent_id not in shown or parent_id == elided_parent:
+            continue
+        width = max_siblings if distance == 0 else max(0, max_siblings // (2 * distance))
+        siblings = view.children(parent_id)
+        start = max(0, min(siblings.index(node_id) - width // 2, len(siblings) - width))
+        picked = [s for s in siblings[start : start + width] if s not in shown]
+        if picked and room(len(picked)):
+            shown.update(picked)
+            cost += len(picked)
+
+    def show_children(node_id: str) -> list[str]:
+        nonlocal cost
+        children = [c for c in view.children(node_id)[:max_siblings] if c not in shown]
+        if not children or not room(len(children) + 1):
+            return []
+        shown.update(children)
+        cost += len(children) + 1
+        return children
+
+    # The selection's descendants, level by level.
+    level = [selected]
+    for _ in range(depth):
+        following = []
+        for node_id in level:
+            if node_id in collapsed:
+                continue
+            show_children(node_id)
+            following.extend(c for c in view.children(node_id) if c in shown)
+        level = following
+
+    # Children of expanded nodes that are shown, and of their children that are expanded too.
+    expanded = set(expanded)
+    queue = sorted((node_id for node_id in expanded if node_id in shown), key=view.position.__getitem__)
+    while queue:
+        node_id = queue.pop(0)
+        if node_id != elided_parent:
+            queue.extend(c for c in show_children(node_id) if c in expanded)
+
+    return _window_entries(view, shown, path_children, elided, collapsed)
+
+
+def _window_entries(
+    view: TraceView, shown: set[str], path_children: dict[str, str], elided: tuple | None, collapsed: set[str]
+) -> list[WindowEntry]:
+    """Lay the shown nodes out in preorder, with a stand-in for each run of left-out children."""
+    entries: list[WindowEntry] = []
+    # Items are (node id, parent key) to expand, or stand-ins ready to emit.
+    stack: list[tuple[str, str | tuple | None] | WindowEntry] = [(view.root, None)]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, WindowEntry):
+            entries.append(item)
+            continue
+        node_id, parent_key = item
+        if elided and node_id == elided[1]:
+            below = elided[2]
+            hidden = view.subtree_size[node_id] - 1 - view.subtree_size[below]
+            levels = view.tree.depth[below] - view.tree.depth[node_id] - 1
+            entries.append(WindowEntry(node_id, parent_key, node_id))
+            entries.append(WindowEntry(elided, node_id, None, hidden, f"… {levels:,} levels, {hidden:,} nodes …"))
+            stack.append((below, elided))
+            continue
+        children = view.children(node_id)
+        drawn = {c for c in children if c in shown and (node_id not in collapsed or c == path_children.get(node_id))}
+        hidden = view.subtree_size[node_id] - 1 if children and not drawn else 0
+        entries.append(WindowEntry(node_id, parent_key, node_id, hidden))
+        if not drawn:
+            continue
+        following: list[tuple[str, str] | WindowEntry] = []
+        left_out: list[str] = []
+        for child in [*children, None]:
+            if child is not None and child not in drawn:
+                left_out.append(child)
+                continue
+            if left_out:
+                following.append(_stand_in(view, node_id, left_out))
+                left_out = []
+            if child is not None:
+                following.append((child, node_id))
+        stack.extend(reversed(following))  # the stack pops last-in first
+    return entries
+
+
+def _stand_in(view: TraceView, parent_id: str, left_out: list[str]) -> WindowEntry:
+    count = sum(view.subtree_size[c] for c in left_out)
+    note = f"+{len(left_out):,} more" + (f" ({count:,} nodes)" if count != len(left_out) else "")
+    return WindowEntry(("more", parent_id, left_out[0]), parent_id, None, count, note)
+
+
+# ------------------------------------------------------------- statistics
+
+
+@dataclass(frozen=True)
+class TraceStats:
+    nodes: int
+    depth: int  # deepest level; the root is level 0
+    leaves: int
+    mean_branching: float  # children per node that has children
+    max_branching: int
+    nodes_per_kind: dict[str, int]
+    nodes_per_level: list[int]
+    tokens_per_level: list[int]
+    tokens: int
+    cost: float | None
+    failed: list[str]  # node ids with status error
+    depth_limit_hits: int
+    depth_limit_rule: str  # how depth_limit_hits was counted, in words
+    started: datetime | None
+    ended: datetime | None
+
+
+def trace_stats(view: TraceView) -> TraceStats:
+    depth_of = view.tree.depth
+    deepest = max(depth_of.values())
+    nodes_per_level = [0] * (deepest + 1)
+    tokens_per_level = [0] * (deepest + 1)
+    for node_id, level in depth_of.items():
+        nodes_per_level[level] += 1
+        tokens_per_level[level] += view.nodes[node_id].tokens
+    fanouts = [len(c) for c in view.tree.children.values() if c]
+    nodes = view.nodes.values()
+    costs = [n.cost for n in nodes if n.cost is not None]
+    starts = [n.start_time for n in nodes if n.start_time is not None]
+    ends = [n.end_time for n in nodes if n.end_time is not None]
+    hits, rule = depth_limit_hits(view, deepest)
+    return TraceStats(
+        nodes=len(view.nodes),
+        depth=deepest,
+        leaves=len(view.nodes) - len(fanouts),
+        mean_branching=sum(fanouts) / len(fanouts) if fanouts else 0.0,
+        max_branching=max(fanouts, default=0),
+        nodes_per_kind=dict(Counter(n.kind for n in nodes).most_common()),
+        nodes_per_level=nodes_per_level,
+        tokens_per_level=tokens_per_level,
+        tokens=sum(tokens_per_level),
+        cost=sum(costs) if costs else None,
+        failed=[n.id for n in nodes if n.status == "error"],
+        depth_limit_hits=hits,
+        depth_limit_rule=rule,
+        started=min(starts, default=None),
+        ended=max(ends, default=None),
+    )
+
+
+def depth_limit_hits(view: TraceView, deepest: int) -> tuple[int, str]:
+    """How many nodes ran into the recursion depth limit, and how that was decided.
+
+    An importer that knows marks the node (``metadata.depth_limit_hit``) or
+    records the limit on the trace (``metadata.max_depth``); otherwise the
+    nodes at the deepest level are the best guess, since a run that hit its
+    limit stops there.
+    """
+    flagged = sum(1 for n in view.nodes.values() if n.metadata.get("depth_limit_hit"))
+    if flagged:
+        return flagged, "nodes the importer marked depth_limit_hit"
+    limit = view.trace.metadata.get("max_depth")
+    if isinstance(limit, int) and not isinstance(limit, bool):
+        at_limit = sum(1 for d in view.tree.depth.values() if d >= limit)
+        return at_limit, f"nodes at or below the trace's max_depth ({limit})"
+    if deepest == 0:
+        return 0, "a single-node trace has no depth limit to hit"
+    at_deepest = sum(1 for d in view.tree.depth.values() if d == deepest)
+    return at_deepest, f"nodes at the deepest level ({deepest}); the trace records no depth limit"
+
+
+# ----------------------------------------------------------------- search
+
+
+@dataclass(frozen=True)
+class Match:
+    node_id: str
+    field: str
+    snippet: str  # one line around the first occurrence
+
+
+def search_trace(view: TraceView, query: str, limit: int = 200) -> tuple[list[Match], int]:
+    """Nodes whose text contains ``query`` (any case), in tree order: the first ``limit``, and how many in all.
+
+    A node matches once, on the first of SEARCHED_FIELDS that contains the query.
+    """
+    needle = query.strip().lower().replace(_SEPARATOR, "")
+    if not needle:
+        return [], 0
+    if view._search_text is None:
+        view._search_text = [_FieldText.build(view, name) for name in SEARCHED_FIELDS]
+    first_hit: dict[int, tuple[int, int]] = {}  # preorder index -> (field rank, offset in the field)
+    for rank, field_text in enumerate(view._search_text):
+        for index, offset in field_text.find_all(needle):
+            if index not in first_hit:
+                first_hit[index] = (rank, offset)
+    matches = []
+    for index in sorted(first_hit)[:limit]:
+        rank, offset = first_hit[index]
+        node_id, field_name = view.preorder[index], SEARCHED_FIELDS[rank]
+        text = getattr(view.nodes[node_id], field_name)
+        matches.append(Match(node_id, field_name, snippet(text, offset, len(needle))))
+    return matches, len(first_hit)
+
+
+_SEPARATOR = "\x00"
+
+
+@dataclass(frozen=True)
+class _FieldText:
+    """One field of every node, lower-cased and joined, so a search is a few C-speed str.find calls."""
+
+    text: str
+    starts: list[int]  # where each node's text begins, in preorder
+
+    @classmethod
+    def build(cls, view: TraceView, field_name: str) -> _FieldText:
+        pieces = [(getattr(view.nodes[node_id], field_name) or "").lower() for node_id in view.preorder]
+        starts, at = [], 0
+        for piece in pieces:
+            starts.append(at)
+            at += len(piece) + 1
+        return cls(_SEPARATOR.join(pieces), starts)
+
+    def find_all(self, needle: str) -> Iterator[tuple[int, int]]:
+        """(node's preorder index, offset in its text) of the first occurrence in each node that has one."""
+        at = self.text.find(needle)
+        while at >= 0:
+            index = bisect_right(self.starts, at) - 1
+            yield index, at - self.starts[index]
+            if index + 1 == len(self.starts):
+                return
+            at = self.text.find(needle, self.starts[index + 1])
+
+
+def snippet(text: str, at: int, length: int, around: int = 50) -> str:
+    start, end = max(0, at - around), min(len(text), at + length + around)
+    return ("…" if start else "") + " ".join(text[start:end].split()) + ("…" if end < len(text) else "")
+
+
+def nodes_in(matches: Sequence[Match]) -> set[str]:
+    return {m.node_id for m in matches}
+
+
+# ------------------------------------------------------------- comparison
+
+
+@dataclass(frozen=True)
+class MatchedPair:
+    number: int  # 1-based, in the left tree's order; drawn on both trees
+    left: str
+    right: str
+    score: float
+    depth_shift: int  # right depth minus left depth
+    token_change: int  # right tokens minus left tokens (the nodes' own)
+    cost_change: float | None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    pairs: list[MatchedPair]
+    left_only: list[str]
+    right_only: list[str]
+    depth_shifts: int  # matched pairs at different depths
+    tokens: tuple[int, int]
+    cost: tuple[float | None, float | None]
+
+
+def compare(left: TraceView, right: TraceView, alignment: Alignment) -> Comparison:
+    """Per matched pair, how the right (typically the student) differs from the left (the teacher)."""
+    pairs = []
+    for number, match in enumerate(alignment.matches, start=1):
+        a, b = left.nodes[match.left], right.nodes[match.right]
+        cost_change = None if a.cost is None and b.cost is None else (b.cost or 0) - (a.cost or 0)
+        pairs.append(
+            MatchedPair(
+                number, a.id, b.id, match.score, right.tree.depth[b.id] - left.tree.depth[a.id], b.tokens - a.tokens,
+                cost_change,
+            )
+        )
+
+    def total_cost(view: TraceView) -> float | None:
+        costs = [n.cost for n in view.nodes.values() if n.cost is not None]
+        return sum(costs) if costs else None
+
+    return Comparison(
+        pairs=pairs,
+        left_only=alignment.left_only,
+        right_only=alignment.right_only,
+        depth_shifts=sum(1 for p in pairs if p.depth_shift),
+        tokens=(sum(n.tokens for n in left.nodes.values()), sum(n.tokens for n in right.nodes.values())),
+        cost=(total_cost(left), total_cost(right)),
+    )
+
+
+def teacher_student_pairs(summaries: Sequence[TraceSummary]) -> list[tuple[str, str]]:
+    """(teacher id, student id) for each task class that has both, the largest teacher and student first."""
+    pairs = []
+    by_class: dict[str, list[TraceSummary]] = {}
+    for s in summaries:
+        if s.task_class:
+            by_class.setdefault(s.task_class, []).append(s)
+    for task_class in sorted(by_class):
+        teachers = sorted((s for s in by_class[task_class] if s.role == "teacher"), key=lambda s: -s.node_count)
+        students = sorted((s for s in by_class[task_class] if s.role == "student"), key=lambda s: -s.node_count)
+        if teachers and students:
+            pairs.append((teachers[0].id, students[0].id))
+    return pairs

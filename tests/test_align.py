@@ -1,0 +1,101 @@
+"""Aligning a teacher's and a student's trees: matched sub-problems, ones only on one side, depth shifts, speed."""
+
+import sys
+import time
+
+from core.align import align, similarity, tokens
+from core.models import Node
+from tests.conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "bench"))
+from generate import node_records  # noqa: E402
+
+
+def tree(*rows) -> list[Node]:
+    """Nodes from (id, parent id, kind, sub-problem) rows, siblings in the order given."""
+    order: dict[str | None, int] = {}
+    nodes = []
+    for node_id, parent_id, kind, subproblem in rows:
+        order[parent_id] = order.get(parent_id, -1) + 1
+        nodes.append(Node(id=node_id, parent_id=parent_id, order=order[parent_id], kind=kind, subproblem=subproblem))
+    return nodes
+
+
+TEACHER = tree(
+    ("t", None, "decompose", "Assess the risk in the services agreement"),
+    ("t1", "t", "recurse", "Review the termination clause"),
+    ("t2", "t", "recurse", "Review the liability cap"),
+    ("t3", "t", "recurse", "Check the data protection terms"),
+    ("t4", "t", "aggregate", "Combine the findings"),
+)
+
+
+def test_similarity_counts_shared_words_and_forgives_a_shorter_statement():
+    assert similarity(tokens("Review the liability cap"), tokens("review THE liability cap!")) == 1.0
+    short, detailed = tokens("Review Section 10"), tokens("Review Section 10 with the definitions it relies on")
+    assert similarity(short, detailed) > 0.5 > similarity(tokens("Review"), detailed)
+    assert similarity(tokens("a b"), tokens("c d")) == 0.0
+    assert similarity(tokens(None), tokens("")) == 1.0
+
+
+def test_identical_trees_match_node_for_node():
+    result = align(TEACHER, TEACHER)
+    assert [(m.left, m.right) for m in result.matches] == [(n.id, n.id) for n in TEACHER]
+    assert result.left_only == result.right_only == []
+
+
+def test_siblings_match_by_text_even_when_reordered_and_reworded():
+    student = tree(
+        ("s", None, "decompose", "Assess the risk in the services agreement"),
+        ("s1", "s", "recurse", "Look at the liability cap"),
+        ("s2", "s", "recurse", "Review the termination clause"),
+        ("s3", "s", "aggregate", "Combine the findings"),
+        ("s4", "s", "leaf", "Guess the contract value"),
+    )
+    result = align(TEACHER, student)
+    assert result.left_to_right == {"t": "s", "t1": "s2", "t2": "s1", "t4": "s3"}
+    assert result.left_only == ["t3"]  # the student never checked data protection
+    assert result.right_only == ["s4"]
+
+
+def test_a_sub_problem_solved_one_level_deeper_is_matched_across_levels():
+    student = tree(
+        ("s", None, "decompose", "Assess the risk in the services agreement"),
+        ("s1", "s", "decompose", "Review every clause"),
+        ("s11", "s1", "leaf", "Review the termination clause"),
+        ("s12", "s1", "leaf", "Review the liability cap"),
+        ("s2", "s", "aggregate", "Combine the findings"),
+    )
+    result = align(TEACHER, student)
+    assert result.left_to_right["t1"] == "s11"
+    assert result.left_to_right["t2"] == "s12"
+    assert result.left_to_right["t4"] == "s2"
+    assert "s1" in result.right_only
+
+
+def test_unrelated_children_stay_unmatched():
+    student = tree(("s", None, "decompose", "Assess the risk"), ("s1", "s", "leaf", "Write a haiku about autumn"))
+    result = align(TEACHER, student)
+    assert result.right_only == ["s1"]
+    assert len(result.left_only) == 4
+
+
+def generated(count: int, seed: int, fanout: int, trace_id: str) -> list[Node]:
+    return [Node.model_validate(r) for r in node_records(count, fanout=fanout, seed=seed, trace_id=trace_id)]
+
+
+def test_ten_thousand_by_ten_thousand_nodes_align_in_about_a_second():
+    teacher, student = generated(10_000, 7, 6, "t"), generated(10_000, 8, 5, "s")
+    start = time.perf_counter()
+    result = align(teacher, student)
+    elapsed = time.perf_counter() - start
+    assert len(result.matches) + len(result.left_only) == 10_000
+    assert elapsed < 2.0, f"{elapsed:.2f} s"  # ~0.3 s on a 2-core machine; headroom for a busy CI box
+
+
+def test_a_deep_chain_against_an_unrelated_chain_stays_linear():
+    left = [Node(id=f"a{i}", parent_id=f"a{i - 1}" if i else None, subproblem=f"step {i}") for i in range(10_000)]
+    right = [Node(id=f"b{i}", parent_id=f"b{i - 1}" if i else None, subproblem=f"other {i}") for i in range(10_000)]
+    start = time.perf_counter()
+    align(left, right)
+    assert time.perf_counter() - start < 2.0

@@ -1,0 +1,125 @@
+"""Every page of the app, run by Streamlit's AppTest against a real DuckDB file holding the library."""
+
+from streamlit.testing.v1 import AppTest
+
+from tests.explorer_library import open_page
+
+
+def texts(at: AppTest) -> str:
+    """Everything the page shows as text or code, to look for what a person would read."""
+    parts = [e.value for e in [*at.code, *at.caption, *at.markdown, *at.title, *at.subheader]]
+    return "\n".join(str(p) for p in parts)
+
+
+def inspected_node(at: AppTest) -> str:
+    return at.code[0].value  # the inspector shows the node id first
+
+
+def test_home_shows_the_library_size_and_the_demo(library):
+    at = open_page("home")
+    assert not at.exception
+    assert at.metric[0].value == str(len(library))
+    assert "Strategy transfer" in texts(at) and "Scaffold transfer" in texts(at)
+
+
+def test_library_lists_every_trace_and_filters_them(library):
+    at = open_page("library")
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert set(table["id"]) == set(library)
+    at.multiselect[1].select("teacher").run()  # role
+    assert set(at.dataframe[0].value["role"]) == {"teacher"}
+
+
+def test_library_search_finds_traces_and_nodes(library):
+    at = open_page("library")
+    at.text_input[0].input("<script>alert(1)</script>").run()
+    assert not at.exception
+    assert list(at.dataframe[0].value["id"]) == ["hostile"]
+    nodes = at.dataframe[1].value
+    assert "root" in set(nodes["node"])
+    assert any("<script>alert(1)</script>" in text for text in nodes["text"])
+
+
+def test_trace_page_without_a_trace_offers_a_picker(library):
+    at = open_page("trace", trace="no-such-trace")
+    assert not at.exception
+    assert "No trace" in at.warning[0].value
+    assert at.selectbox(key="trace_picker").options
+
+
+def a_sample_trace(library) -> str:
+    return next(i for i in library if i != "hostile")
+
+
+def test_trace_page_selects_a_child_and_shows_it_in_the_inspector(library):
+    trace_id = a_sample_trace(library)
+    at = open_page("trace", trace=trace_id)
+    assert not at.exception
+    root = inspected_node(at)
+    next(s for s in at.selectbox if s.label.startswith("Go to one of")).select_index(0).run()
+    assert not at.exception
+    assert at.query_params["node"] == inspected_node(at) != root
+    assert "Sub-problem" in texts(at)
+    next(b for b in at.button if b.label == "Parent").click().run()
+    assert inspected_node(at) == root
+
+
+def test_trace_page_opens_the_node_named_in_the_address(library):
+    trace_id = a_sample_trace(library)
+    at = open_page("trace", trace=trace_id)
+    child = next(s for s in at.selectbox if s.label.startswith("Go to one of"))
+    child.select_index(0).run()
+    node_id = inspected_node(at)
+    shared = open_page("trace", trace=trace_id, node=node_id)
+    assert inspected_node(shared) == node_id
+    assert not shared.exception
+
+
+def test_searching_a_trace_jumps_to_a_match(library):
+    at = open_page("trace", trace="hostile")
+    at.text_input(key="search:hostile").input("onerror").run()
+    matches = next(s for s in at.selectbox if "matching nodes" in s.label)
+    assert len(matches.options) == 2
+    next(b for b in at.button if b.help == "Next match").click().run()
+    assert inspected_node(at) == "img"
+
+
+def test_hostile_trace_text_is_shown_exactly_as_written(library):
+    at = open_page("trace", trace="hostile", node="link")
+    assert not at.exception
+    shown = texts(at)
+    assert "[x](javascript:alert(1)) follow the link" in shown  # the sub-problem, verbatim in a code block
+    assert "<script>alert('error')</script> failed **loudly**" in shown
+    # Where Streamlit renders Markdown (the title), every marker is escaped.
+    assert at.title[0].value.startswith("\\<script\\>alert\\(1\\)\\<")
+
+
+def test_overview_and_timeline_render(library):
+    at = open_page("trace", trace=a_sample_trace(library))
+    assert not at.exception
+    charts = at.get("plotly_chart")
+    assert len(charts) >= 1
+    for size_by in ("cost", "nodes"):
+        at.button_group(key="size_by").set_value(size_by).run()
+        assert not at.exception
+
+
+def test_compare_page_aligns_the_demo_pair(library):
+    at = open_page("compare")
+    assert not at.exception
+    assert int(at.metric[0].value.replace(",", "")) >= 1  # matched sub-problems, at least the roots
+    matched = at.dataframe[0].value
+    assert list(matched["#"])[:1] == [1]
+    focus = at.selectbox(key="focus_pair")
+    if len(focus.options) > 1:
+        focus.select_index(1).run()
+        assert not at.exception
+        assert at.query_params["focus"]
+
+
+def test_compare_page_takes_both_traces_from_the_address(library):
+    left, right = library[0], library[1]
+    at = open_page("compare", left=left, right=right)
+    assert not at.exception
+    assert (at.selectbox(key="pick_left").value, at.selectbox(key="pick_right").value) == (left, right)

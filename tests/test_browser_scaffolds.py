@@ -1,0 +1,69 @@
+"""The Scaffolds page in real headless Chromium: extract a draft, edit a sub-problem in the table,
+compare the versions, approve. Screenshots land in tests/artifacts/scaffolds-*.png."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser_support import open_app, screenshot, wait_until_idle
+
+pytestmark = pytest.mark.browser
+
+NEW_STEP = "Split the contract by heading; review the schedules on their own"
+
+
+def visible_code(page):
+    return page.locator("[data-testid=stCode]:visible")
+
+
+def test_edit_compare_and_approve_a_scaffold(page, app_url):
+    open_app(page, app_url)
+    page.get_by_test_id("stSidebarNavItems").get_by_role("link", name="Scaffolds").click()
+    wait_until_idle(page)
+    name = page.get_by_role("textbox", name="Your name")
+    name.fill("Lee Reviewer")
+    name.press("Enter")
+    wait_until_idle(page)
+
+    if not page.get_by_role("button", name="Extract a draft").is_visible():
+        page.get_by_text("New scaffold from traces").click()
+        wait_until_idle(page)
+    page.get_by_role("combobox", name="Trace").click()
+    page.get_by_role("option", name=re.compile(r"MSA-2024-0117 .* teacher")).click()
+    page.get_by_role("button", name="Extract a draft").click()
+    wait_until_idle(page)
+    saved = page.get_by_text(re.compile(r"Saved legal-contract-review-\w+ v1 as a draft. Compression: .*6 of 6 first-level"))
+    expect(saved).to_be_visible()
+    scaffold_id = re.search(r"legal-contract-review-\w+", saved.inner_text()).group(0)
+
+    page.get_by_role("tab", name="Edit").click()
+    wait_until_idle(page)
+    table = page.get_by_role("tabpanel", name="Edit").locator("[data-testid=stDataFrame]").first
+    box = table.bounding_box()
+    page.mouse.dblclick(box["x"] + 330, box["y"] + 35 + 17)  # first row of the instruction column
+    cell_editor = page.locator("textarea.gdg-input")  # the grid's overlay editor
+    cell_editor.fill(NEW_STEP)
+    cell_editor.press("Enter")
+    wait_until_idle(page)
+    expect(visible_code(page).filter(has_text=f"1. {NEW_STEP}")).to_have_count(1)  # the live preview
+    page.get_by_role("textbox", name="What changed and why").fill("schedules need their own pass")
+    page.get_by_role("button", name="Save as a new version").click()
+    wait_until_idle(page)
+    expect(page.get_by_text(f"Saved {scaffold_id} v2 as a draft.")).to_be_visible()
+
+    page.get_by_role("tab", name="Compare").click()
+    wait_until_idle(page)
+    expect(visible_code(page).filter(has_text="- 1. Split the MSA into numbered sections and schedules")).to_have_count(1)
+    expect(visible_code(page).filter(has_text=f"+ 1. {NEW_STEP}")).to_have_count(1)
+    screenshot(page, "scaffolds-diff")
+
+    page.get_by_role("tab", name="Review").click()
+    page.get_by_role("textbox", name="Review comment").fill("ready for the 8B student")
+    page.get_by_role("button", name="Approve").click()
+    wait_until_idle(page)
+    expect(page.get_by_text(f"{scaffold_id} v2 is now approved.")).to_be_visible()
+    page.get_by_role("tab", name="Export").click()
+    expect(visible_code(page).filter(has_text=f"=== SCAFFOLD {scaffold_id} v2")).to_have_count(1)
+    screenshot(page, "scaffolds-approved")
+    assert page.dialogs == []
