@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from collections import Counter
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
+from core.errors import InputError
+from core.importers.reading import short
 from core.models import Node, NodeKind, Trace
 
 
@@ -32,3 +37,31 @@ def join_roots(nodes: list[Node], synthetic_id: str, what: str, trace_id: str) -
         end_time=max(ends, default=None), metadata={"synthetic": True},
     ))
     return f"trace {trace_id} has {len(roots)} root {what}; added a synthetic root {synthetic_id!r} above them"
+
+
+def detach_orphans(
+    items: Sequence[Any], what: str, id_field: str, name_of: Callable[[Any], Any], source: str, trace_id: str
+) -> list[str]:
+    """Span- or run-like items (id, parent_id, line): ids must be unique; one whose parent is not in
+    the file becomes a root, which the returned warnings say."""
+    seen = set()
+    for item in items:
+        if item.id in seen:
+            raise InputError(source, f"duplicate {id_field} {item.id} in trace {trace_id}", item.line)
+        seen.add(item.id)
+    warnings = []
+    for item in items:
+        if item.parent_id is not None and item.parent_id not in seen:
+            warnings.append(
+                f"{what} {item.id} ({short(name_of(item), 40)!r}): parent {what} {item.parent_id} is not in the file; "
+                "imported as a root"
+            )
+            item.parent_id = None
+    if all(item.parent_id is not None for item in items):
+        raise InputError(source, f"trace {trace_id}: every {what} has a parent, so the parents form a cycle")
+    return warnings
+
+
+def most_used_model(nodes: list[Node]) -> str | None:
+    models = Counter(node.model for node in nodes if node.model and node.kind == NodeKind.LLM)
+    return models.most_common(1)[0][0] if models else None

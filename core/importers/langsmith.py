@@ -33,7 +33,7 @@ Nested ``child_runs`` are walked with an explicit stack, so no depth is too deep
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,7 +42,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from core.errors import InputError
-from core.importers.base import ParsedTrace, join_roots
+from core.importers.base import ParsedTrace, detach_orphans, join_roots, most_used_model
 from core.importers.reading import json_documents, read_text, short
 from core.importers.trellis import describe
 from core.models import Node, NodeKind, SourceFormat, Status, Trace
@@ -172,23 +172,8 @@ def _fill_trace_ids(runs: list[_Run]) -> None:
 
 
 def _build_trace(trace_id: str, runs: list[_Run], source: str) -> ParsedTrace:
-    warnings: list[str] = []
-    ids = set()
-    for run in runs:
-        if run.id in ids:
-            raise InputError(source, f"duplicate run id {run.id} in trace {trace_id}", run.line)
-        ids.add(run.id)
-    for run in runs:
-        if run.parent_id is not None and run.parent_id not in ids:
-            warnings.append(
-                f"run {run.id} ({short(run.data.get('name'), 40)!r}): parent run {run.parent_id} is not in the file; "
-                "imported as a root"
-            )
-            run.parent_id = None
-
+    warnings = detach_orphans(runs, "run", "run id", lambda run: run.data.get("name"), source, trace_id)
     roots = [run for run in runs if run.parent_id is None]
-    if not roots:
-        raise InputError(source, f"trace {trace_id}: every run has a parent, so the parents form a cycle")
     has_children = {run.parent_id for run in runs}
     order = _sibling_order(runs)
     nodes = []
@@ -204,7 +189,6 @@ def _build_trace(trace_id: str, runs: list[_Run], source: str) -> ParsedTrace:
         warnings.append(joined)
 
     root_node = next(node for node in nodes if node.id == root.id)
-    models = Counter(node.model for node in nodes if node.model and node.kind == NodeKind.LLM)
     metadata = {"trace_id": trace_id}
     for key in ("session_name", "session_id"):
         if root.data.get(key):
@@ -213,7 +197,7 @@ def _build_trace(trace_id: str, runs: list[_Run], source: str) -> ParsedTrace:
         id=f"langsmith-{trace_id}",
         title=root_node.name or "",
         task=root_node.subproblem,
-        agent=models.most_common(1)[0][0] if models else None,
+        agent=most_used_model(nodes),
         source_format=SourceFormat.LANGSMITH,
         created_at=min((r.start for r in runs if r.start), default=None),
         metadata=metadata,

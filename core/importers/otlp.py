@@ -40,7 +40,7 @@ import binascii
 import json
 import math
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -49,7 +49,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from core.errors import InputError
-from core.importers.base import ParsedTrace, join_roots
+from core.importers.base import ParsedTrace, detach_orphans, join_roots, most_used_model
 from core.importers.reading import json_documents, read_text, short
 from core.importers.trellis import describe
 from core.models import Node, NodeKind, SourceFormat, Status, Trace
@@ -280,24 +280,12 @@ def _value(value: Any) -> Any:
 
 
 def _build_trace(trace_id: str, spans: list[_Span], source: str) -> ParsedTrace:
-    warnings: list[str] = []
-    ids = set()
+    warnings = detach_orphans(spans, "span", "spanId", lambda span: span.name, source, trace_id)
     for span in spans:
-        if span.id in ids:
-            raise InputError(source, f"duplicate spanId {span.id} in trace {trace_id}", span.line)
-        ids.add(span.id)
-    for span in spans:
-        if span.parent_id is not None and span.parent_id not in ids:
-            warnings.append(
-                f"span {span.id} ({short(span.name, 40)!r}): parent span {span.parent_id} is not in the file; imported as a root"
-            )
-            span.parent_id = None
         if span.unknown:
             warnings.append(f"span {span.id}: attribute value of unknown shape kept as is: {', '.join(span.unknown)}")
 
     roots = [span for span in spans if span.parent_id is None]
-    if not roots:
-        raise InputError(source, f"trace {trace_id}: every span has a parent, so the parents form a cycle")
     has_children = {span.parent_id for span in spans}
     order = _sibling_order(spans)
     nodes = []
@@ -314,7 +302,6 @@ def _build_trace(trace_id: str, spans: list[_Span], source: str) -> ParsedTrace:
         warnings.append(joined)
 
     root_node = next(node for node in nodes if node.id == root.id)
-    models = Counter(node.model for node in nodes if node.model and node.kind == NodeKind.LLM)
     service = root.resource.get("service.name")
     if not isinstance(service, str) or service.startswith("unknown_service"):
         service = None
@@ -322,7 +309,7 @@ def _build_trace(trace_id: str, spans: list[_Span], source: str) -> ParsedTrace:
         id=f"otlp-{trace_id}",
         title=root.name or "",
         task=root_node.subproblem,
-        agent=models.most_common(1)[0][0] if models else service,
+        agent=most_used_model(nodes) or service,
         source_format=SourceFormat.OTLP,
         created_at=min((s.start for s in spans if s.start), default=None),
         metadata={"otel.trace_id": trace_id, "resource": root.resource},
