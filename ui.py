@@ -7,6 +7,7 @@ $TRELLIS_DB, else ./trellis.duckdb.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from collections import Counter
@@ -132,3 +133,15 @@ def reviewer_name() -> str:
         "Your name (recorded with reviews)", key="reviewer_name", placeholder="needed to accept, edit or approve"
     )
     return name.strip()
+
+
+def provider_keys_from_secrets() -> None:
+    """Provider keys kept in Streamlit secrets (e.g. OPENAI_API_KEY = "...") reach litellm as environment
+    variables do; a key already in the environment wins."""
+    try:
+        secrets = {name: st.secrets[name] for name in st.secrets}
+    except FileNotFoundError:  # no secrets.toml: keys come from the environment only
+        return
+    for name, value in secrets.items():
+        if name.isupper() and isinstance(value, str):
+            os.environ.setdefault(name, value)

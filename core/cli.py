@@ -79,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="any litellm model string (default: the offline structural critic)")
     sub.add_argument("--fallback", metavar="MODEL", action="append", default=[], help="model to try if the teacher fails")
     sub.add_argument("--timeout", type=float, default=60.0, help="seconds per teacher call (default 60)")
+    sub.add_argument("--retries", type=int, default=2, help="retries per teacher call (default 2)")
     sub.add_argument("--api-base", help="base URL of an OpenAI-compatible server")
     sub.add_argument("--json", action="store_true")
     db_option(sub)
@@ -190,7 +191,8 @@ def _export(args: argparse.Namespace) -> None:
 def _critique(args: argparse.Namespace) -> None:
     from core.critique.teacher import TeacherSettings, default_reference, run_critique  # imports litellm: slow
 
-    settings = TeacherSettings(model=args.teacher, timeout=args.timeout, fallbacks=args.fallback, api_base=args.api_base)
+    settings = TeacherSettings(model=args.teacher, timeout=args.timeout, retries=args.retries, fallbacks=args.fallback,
+                               api_base=args.api_base)
     with _store(args) as store:
         reference = None if args.no_reference else args.reference or default_reference(store, store.load_trace(args.trace_id))
         result = run_critique(store, args.trace_id, reference, settings,

@@ -54,6 +54,7 @@ with st.expander("Teacher model", expanded=False):
     timeout = st.number_input("Timeout per call (s)", 1.0, 600.0, 60.0)
 
 if st.button("Run critique", type="primary"):
+    ui.provider_keys_from_secrets()
     settings = TeacherSettings(model=teacher.strip() or STRUCTURAL_TEACHER, timeout=timeout, api_base=api_base or None)
     with st.status(f"Critiquing with {settings.model}…", expanded=True) as status:
         try:

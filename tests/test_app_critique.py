@@ -55,3 +55,12 @@ def test_edit_an_annotation_from_the_page(library):
     edited = [m.value for m in at.markdown if "_edited_" in m.value]
     assert edited
     assert "Reviewer's wording: split the contract by section first." in [t.value for t in at.text]
+
+
+def test_hostile_trace_text_in_a_critique_is_shown_as_text(library):
+    at = run_critique(open_page("critique", trace="hostile"))
+    assert not at.exception
+    headers = [m.value for m in at.markdown if "_proposed_" in m.value]
+    assert headers and all("<script>" not in h and "<img" not in h for h in headers)
+    shown = "\n".join(t.value for t in at.text)
+    assert "<script>alert(" in shown and "[x](javascript:alert(1))" in shown  # as typed, never rendered

@@ -90,3 +90,38 @@ def test_unknown_trace_id(capsys, db):
 def test_schema_command_prints_the_published_schema(capsys):
     code, out, _ = run(capsys, "schema")
     assert code == 0 and json.loads(out)["title"] == "Trellis trace"
+
+
+@pytest.fixture
+def student_db(capsys, db):
+    from tests.conftest import SAMPLES
+
+    run(capsys, "import", str(SAMPLES / "legal-msa-student-8b.json"), str(SAMPLES / "legal-msa-teacher-70b.json"), "--db", db)
+    return db
+
+
+def test_critique_offline_then_list_the_annotations(capsys, student_db):
+    code, out, err = run(capsys, "critique", "legal-msa-student-8b", "--db", student_db, "--json")
+    assert code == 0 and "against legal-msa-teacher-70b" in err
+    proposed = json.loads(out)
+    assert proposed and {a["status"] for a in proposed} == {"proposed"}
+    code, out, _ = run(capsys, "annotations", "legal-msa-student-8b", "--db", student_db, "--json")
+    assert [a["id"] for a in json.loads(out)] == [a["id"] for a in proposed]
+
+
+def test_critique_with_a_missing_key_fails_in_one_line_and_stores_nothing(capsys, monkeypatch, student_db):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    code, out, err = run(capsys, "critique", "legal-msa-student-8b", "--teacher", "openai/gpt-4o-mini",
+                         "--retries", "0", "--db", student_db)
+    assert code == 1 and out == ""
+    assert err.splitlines()[-1].startswith("error: teacher openai/gpt-4o-mini: missing or invalid API key")
+    assert run(capsys, "annotations", "legal-msa-student-8b", "--db", student_db, "--json")[1].strip() == "[]"
+
+
+def test_critique_with_an_unreachable_teacher_fails_in_one_line(capsys, monkeypatch, student_db):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    code, _, err = run(capsys, "critique", "legal-msa-student-8b", "--teacher", "openai/gpt-4o-mini",
+                       "--api-base", "http://127.0.0.1:9/v1", "--retries", "0", "--timeout", "5", "--db", student_db)
+    assert code == 1
+    assert err.splitlines()[-1].startswith("error: teacher openai/gpt-4o-mini unreachable")
+    assert run(capsys, "annotations", "legal-msa-student-8b", "--db", student_db, "--json")[1].strip() == "[]"
