@@ -126,13 +126,27 @@ def page_url(page: str, **params: str) -> str:
 
 
 def reviewer_name() -> str:
-    """Who is acting: the logged-in user when login is configured, else a name entered once per session."""
-    if getattr(st.user, "is_logged_in", False):
+    """Who is acting: the logged-in user when login is configured, else the name entered once this session."""
+    if st.user.get("is_logged_in"):
         return str(st.user.get("name") or st.user.get("email") or "")
-    name = st.sidebar.text_input(
-        "Your name (recorded with reviews)", key="reviewer_name", placeholder="needed to accept, edit or approve"
-    )
-    return name.strip()
+    return st.session_state.get("reviewer_name", "")
+
+
+def ask_reviewer_name() -> str:
+    """Show who is acting in the sidebar, asking for a name when nobody is logged in; returns the name.
+
+    The name lives outside the widget's own state, so it carries from page to page.
+    """
+    with st.sidebar:
+        if st.user.get("is_logged_in"):
+            st.caption(f"Acting as {plain(reviewer_name())}")
+        else:
+            st.text_input(
+                "Your name", value=reviewer_name(), key="reviewer_name_input", placeholder="needed to review or approve",
+                help="Recorded with your reviews, edits and approvals.",
+                on_change=lambda: st.session_state.update(reviewer_name=st.session_state.reviewer_name_input.strip()),
+            )
+    return reviewer_name()
 
 
 def provider_keys_from_secrets() -> None:

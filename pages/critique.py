@@ -22,7 +22,7 @@ if not summaries:
 
 # ------------------------------------------------------------------ who is reviewing
 
-reviewer = ui.reviewer_name()
+reviewer = ui.ask_reviewer_name()
 
 # ------------------------------------------------------------------ what to critique
 

@@ -22,21 +22,7 @@ st.caption(
 # ------------------------------------------------------------- who is acting
 
 
-def acting_name() -> str:
-    if st.user.get("is_logged_in"):
-        return str(st.user.get("name") or st.user.get("email") or "")
-    return st.session_state.get("acting_name", "")
-
-
-with st.sidebar:
-    if st.user.get("is_logged_in"):
-        st.caption(f"Acting as {ui.plain(acting_name())}")
-    else:
-        st.text_input(
-            "Your name", value=acting_name(), key="acting_name_input", placeholder="needed to approve",
-            help="Recorded with your edits and reviews.",
-            on_change=lambda: st.session_state.update(acting_name=st.session_state.acting_name_input.strip()),
-        )
+ui.ask_reviewer_name()
 
 flash = st.session_state.pop("scaffold_flash", None)
 with st.container():  # always drawn, so the elements below keep their places when it is empty
@@ -62,7 +48,7 @@ with st.expander("New scaffold from traces", icon=":material/add:", expanded=not
                                    format_func=labels.get, key="new_trace")]
         if st.button("Extract a draft", type="primary", disabled=not chosen):
             try:
-                draft = draft_scaffold(store, chosen, author=acting_name(), from_critique=mode == CRITIQUE)
+                draft = draft_scaffold(store, chosen, author=ui.reviewer_name(), from_critique=mode == CRITIQUE)
             except TrellisError as exc:
                 st.error(ui.plain(str(exc)), icon=":material/error:")
             else:
@@ -244,7 +230,7 @@ def show_editor() -> None:
     comment = st.text_input("What changed and why", key=f"comment:{suffix}")
     if st.button("Save as a new version", type="primary", disabled=not changes, icon=":material/save:"):
         try:
-            saved = store.save_scaffold(scaffold_id, edited, author=acting_name(), comment=comment, based_on=base_number)
+            saved = store.save_scaffold(scaffold_id, edited, author=ui.reviewer_name(), comment=comment, based_on=base_number)
         except ScaffoldConflict as exc:
             st.session_state[conflict_key] = {"base": base_number, "mine": edited.model_dump_json(),
                                               "theirs": exc.latest.version, "message": str(exc)}
@@ -279,7 +265,7 @@ with compare_tab:
 
 def decide(status: ScaffoldStatus, comment: str) -> None:
     try:
-        result = store.set_scaffold_status(scaffold_id, shown.version, status, actor=acting_name(), comment=comment)
+        result = store.set_scaffold_status(scaffold_id, shown.version, status, actor=ui.reviewer_name(), comment=comment)
     except TrellisError as exc:
         st.error(ui.plain(str(exc)), icon=":material/error:")
     else:
@@ -292,7 +278,7 @@ with review_tab:
     st.markdown(f"Version {shown.version} is **{shown.status}**{ui.plain(reviewed)}.")
     if shown.review_comment:
         ui.show_text("Review comment", shown.review_comment)
-    if not acting_name():
+    if not ui.reviewer_name():
         st.info("Enter your name in the sidebar: approving, rejecting and deprecating record who decided.")
     status = ScaffoldStatus(shown.status)
     if status in (ScaffoldStatus.DRAFT, ScaffoldStatus.IN_REVIEW, ScaffoldStatus.APPROVED):

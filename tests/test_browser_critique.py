@@ -17,7 +17,7 @@ def annotation_cards(page):
 
 def test_review_a_critique_and_export_the_accepted_points(page, app_url):
     open_app(page, f"{app_url}/critique?trace=legal-msa-student-8b")
-    page.get_by_label("Your name (recorded with reviews)").fill("Ada")
+    page.get_by_role("textbox", name="Your name").fill("Ada")
     page.keyboard.press("Enter")
     wait_until_idle(page)
     page.get_by_role("button", name="Run critique").click()
