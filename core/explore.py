@@ -7,18 +7,16 @@ trace and search its text. Nothing here draws: ``core.render`` does that.
 
 from __future__ import annotations
 
-import gc
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from itertools import pairwise
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from core.align import Alignment
 from core.models import Node, Trace
-from core.store import LoadedTrace, Store, TraceSummary
+from core.store import LoadedTrace, Store, TraceSummary, collector_paused
 from core.tree import TreeIndex
 
 # The text fields a person searches, in the order a match is reported.
@@ -56,7 +54,7 @@ class TraceView:
     def load(cls, store: Store, trace_id: str) -> TraceView:
         # Building 100,000 nodes sets off repeated full garbage collections
         # that free nothing; pausing the collector makes this about a third faster.
-        with _collector_paused():
+        with collector_paused():
             return cls.build(store.load_trace(trace_id))
 
     def subtree(self, node_id: str) -> list[str]:
@@ -108,17 +106,6 @@ _OWN_MEASURES = {
     "nodes": lambda n: 1,
 }
 MEASURES = tuple(_OWN_MEASURES)
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def one_line(text: str, limit: int) -> str:

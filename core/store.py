@@ -437,7 +437,7 @@ class Store:
         # No ORDER BY: a plain scan keeps insertion order, and a sort would cost more than the scan.
         table = self._cur.execute(f"SELECT {_NODE_LOAD_COLUMNS} FROM nodes WHERE trace_id = ?", [trace_id]).to_arrow_table()
         # Building many objects sets off repeated full garbage collections that free nothing.
-        with _collector_paused():
+        with collector_paused():
             columns = dict(zip(_NODE_FIELDS, (column.to_pylist() for column in table.columns), strict=True))
             for name in ("start_time", "end_time"):
                 columns[name] = [None if us is None else _EPOCH + timedelta(microseconds=us) for us in columns[name]]
@@ -798,7 +798,8 @@ def _annotation_from_row(row: tuple) -> Annotation:
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
+    """Pause garbage collection while building many objects: its full passes would free nothing."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
