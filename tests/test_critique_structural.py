@@ -82,6 +82,22 @@ def test_every_category_is_found_on_a_constructed_pair(pair):
         assert f.rationale and f.suggested_fix, f
 
 
+def test_a_student_that_splits_along_other_lines_gets_wrong_decomposition(store, tmp_path):
+    other = [
+        {"id": "x", "kind": "decompose", "subproblem": "Assess the risk in the master services agreement"},
+        {"id": "x1", "parent_id": "x", "order": 0, "kind": "leaf", "subproblem": "Summarise the agreement for an executive"},
+        {"id": "x2", "parent_id": "x", "order": 1, "kind": "leaf", "subproblem": "List every date that appears anywhere"},
+    ]
+    for trace_id, nodes in [("reference", REFERENCE), ("other", other)]:
+        path = tmp_path / f"{trace_id}.json"
+        path.write_text(trellis_json(trace_id, nodes))
+        import_files(store, [path])
+    findings = critique(store.load_trace("other"), store.load_trace("reference"))
+    [wrong] = [f for f in findings if f.category == "wrong_decomposition"]
+    assert wrong.node_id == "x" and wrong.severity == "high"
+    assert "Flag asymmetric risk clauses between the parties" in wrong.suggested_subproblems
+
+
 def test_without_a_reference_only_self_evident_flaws_are_reported(pair):
     student, _ = pair
     categories = {(f.category, f.node_id) for f in critique(student)}

@@ -207,6 +207,18 @@ def _against_reference(student: TraceView, reference: TraceView) -> list[Finding
     student_height, reference_height = _height(student), _height(reference)
     findings = []
 
+    first_level = [c for c in reference.children(reference.root) if reference.nodes[c].kind in _WORKING_KINDS]
+    kept = [c for c in first_level if c in matched]
+    if len(first_level) >= 2 and len(kept) < len(first_level) / 2:
+        findings.append(Finding(
+            node_id=student.root, category=Category.WRONG_DECOMPOSITION, severity=Severity.HIGH,
+            rationale=(f"The student split the task along other lines: only {len(kept)} of the reference's "
+                       f"{len(first_level)} first-level sub-problems appear in its decomposition."),
+            suggested_fix="Start from the reference's first level of decomposition.",
+            suggested_subproblems=[reference.nodes[c].subproblem.strip()[:200] for c in first_level
+                                   if reference.nodes[c].subproblem],
+        ))
+
     for ref_id in alignment.right_only:
         ref = reference.nodes[ref_id]
         if ref.kind not in _WORKING_KINDS or not ref.subproblem:
