@@ -35,10 +35,13 @@ if not pairs:
 
 titles = {s.id: s.title or s.id for s in summaries}
 task_classes = {s.id: s.task_class for s in summaries}
-pair_index = 0
+# The essay's own example, a 70B teacher and an 8B student on a contract, opens the demo when it is there.
+essay_example = next((i for i, (t, _) in enumerate(pairs) if task_classes[t] == "legal-contract-review"), 0)
+pair_index = essay_example
 if len(pairs) > 1:
     pair_index = st.selectbox(
-        "Task", range(len(pairs)), format_func=lambda i: f"{task_classes[pairs[i][0]]}: {titles[pairs[i][0]]} vs {titles[pairs[i][1]]}",
+        "Task", range(len(pairs)), index=essay_example,
+        format_func=lambda i: f"{task_classes[pairs[i][0]]}: {titles[pairs[i][0]]} vs {titles[pairs[i][1]]}",
     )
 teacher, student = pairs[pair_index]
 st.caption(ui.plain(f"Teacher: {titles[teacher]} · student: {titles[student]} · task class {task_classes[teacher]}"))
