@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -34,11 +36,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def app_url(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("browser")
-    db = folder / "trellis.duckdb"
-    build_library(db, folder / "traces")
+@contextmanager
+def serve(db: Path) -> Iterator[str]:
+    """`streamlit run app.py` on a free port over the database `db`; yields its URL."""
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
@@ -65,6 +65,15 @@ def app_url(tmp_path_factory):
             server.wait(timeout=10)
         except subprocess.TimeoutExpired:
             server.kill()
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("browser")
+    db = folder / "trellis.duckdb"
+    build_library(db, folder / "traces")
+    with serve(db) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,8 @@ Screenshots of each page land in tests/artifacts/ for a person to look at.
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser_support import open_app, screenshot, wait_until_idle
+from tests.browser_support import open_app, screenshot, serve, wait_until_idle
+from tests.explorer_library import build_library
 
 pytestmark = pytest.mark.browser
 
@@ -84,3 +85,15 @@ def test_the_hostile_trace_renders_as_inert_text(page, app_url):
     assert page.locator("img[src=x], iframe, svg[onload]").count() == 0
     assert page.dialogs == []
     screenshot(page, "hostile")
+
+
+def test_a_shared_link_is_the_first_request_of_a_fresh_server(page, tmp_path):
+    # Streamlit's old pages/-folder mode would run pages/trace.py alone: no navigation, no page set-up.
+    db = tmp_path / "fresh.duckdb"
+    build_library(db, tmp_path / "traces")
+    with serve(db) as url:
+        page.goto(f"{url}/trace?trace=legal-msa-teacher-70b")
+        expect(page.get_by_role("heading", name="MSA-2024-0117 risk review (Corvane / Halden), teacher run")).to_be_visible()
+        nav = page.get_by_test_id("stSidebarNav")
+        expect(nav).to_contain_text("Library")
+        expect(nav).not_to_contain_text("app")
