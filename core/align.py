@@ -95,7 +95,7 @@ class _Side:
             words={n.id: tokens(n.subproblem or n.name or n.aggregation) for n in nodes},
             preorder=preorder,
             position={node_id: i for i, node_id in enumerate(preorder)},
-            size=tree.subtree_sizes(),
+            size=tree.subtree_sizes(preorder),
             by_depth=by_depth,
         )
 

@@ -17,6 +17,7 @@ from rich.tree import Tree
 
 from core import export
 from core.errors import TrellisError
+from core.explore import one_line
 from core.importers import FORMATS, import_files
 from core.importers.reading import DEFAULT_MAX_BYTES
 from core.models import json_schema
@@ -147,7 +148,7 @@ def _rich_tree(nodes, max_depth: int, max_nodes: int) -> Tree:
     def label(node_id: str) -> Text:
         node = by_id[node_id]
         text = Text(f"[{node.kind}] ", style="cyan")
-        text.append(_one_line(node.subproblem or node.name or node.id, 100))  # Text: never parsed as markup
+        text.append(one_line(node.subproblem or node.name or node.id, 100))  # Text: never parsed as markup
         if node.tokens:
             text.append(f"  {node.tokens:,} tok", style="dim")
         if node.status == "error":
@@ -170,11 +171,6 @@ def _rich_tree(nodes, max_depth: int, max_nodes: int) -> Tree:
             drawn += 1
         stack[-len(children):] = reversed(stack[-len(children):])
     return root
-
-
-def _one_line(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _export(args: argparse.Namespace) -> None:

@@ -42,11 +42,7 @@ class TraceView:
         nodes = {n.id: n for n in loaded.nodes}
         tree = TreeIndex.build([(n.id, n.parent_id, n.order) for n in loaded.nodes])
         preorder = tree.preorder()
-        sizes = dict.fromkeys(preorder, 1)
-        for node_id in reversed(preorder):
-            parent_id = tree.parent[node_id]
-            if parent_id is not None:
-                sizes[parent_id] += sizes[node_id]
+        sizes = tree.subtree_sizes(preorder)
         position = dict(zip(preorder, range(len(preorder))))
         return cls(loaded.trace, nodes, tree, preorder, position, sizes)
 

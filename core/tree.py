@@ -104,9 +104,10 @@ class TreeIndex:
             current = self.parent[current]
         return chain[::-1]
 
-    def subtree_sizes(self) -> dict[str, int]:
+    def subtree_sizes(self, preorder: list[str] | None = None) -> dict[str, int]:
+        """Nodes in each subtree, itself included; pass the preorder if you already have it."""
         sizes = dict.fromkeys(self.parent, 1)
-        for node_id in reversed(self.preorder()):
+        for node_id in reversed(preorder or self.preorder()):
             parent_id = self.parent[node_id]
             if parent_id is not None:
                 sizes[parent_id] += sizes[node_id]

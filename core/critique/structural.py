@@ -11,7 +11,7 @@ from collections import defaultdict
 
 from core.critique.models import Category, Finding, Severity
 from core.models import Node
-from core.explore import TraceView
+from core.explore import TraceView, one_line
 from core.store import LoadedTrace
 
 # A leaf handed more context than this many characters (~8k tokens) most
@@ -66,8 +66,7 @@ def critique(student: LoadedTrace, reference: LoadedTrace | None = None) -> list
 
 
 def _label(node: Node) -> str:
-    text = " ".join((node.subproblem or node.name or node.id).split())
-    return f"'{text[:80]}…'" if len(text) > 80 else f"'{text}'"
+    return f"'{one_line(node.subproblem or node.name or node.id, 81)}'"
 
 
 # ------------------------------------------------------------ on its own

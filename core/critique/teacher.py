@@ -28,7 +28,7 @@ from pydantic import ValidationError  # noqa: E402
 from core.critique import structural  # noqa: E402
 from core.critique.models import Annotation, CritiqueRun, Finding, TeacherOutput  # noqa: E402
 from core.errors import TrellisError  # noqa: E402
-from core.explore import TraceView  # noqa: E402
+from core.explore import TraceView, one_line  # noqa: E402
 from core.store import LoadedTrace, Store  # noqa: E402
 
 STRUCTURAL_TEACHER = "trellis/structural"
@@ -197,10 +197,7 @@ def _compact(loaded: LoadedTrace, keep: set[str | None]) -> str:
 
 
 def _cut(text: str | None) -> str | None:
-    if text is None:
-        return None
-    text = " ".join(text.split())
-    return text if len(text) <= TEXT_LIMIT else text[: TEXT_LIMIT - 1] + "…"
+    return None if text is None else one_line(text, TEXT_LIMIT)
 
 
 # ------------------------------------------------------------ the call
