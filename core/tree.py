@@ -17,39 +17,42 @@ import pyarrow.compute as pc
 from core.errors import TreeError
 
 
-def check_tree(ids: Sequence[str | None] | pa.Array, parent_ids: Sequence[str | None] | pa.Array) -> np.ndarray:
+Column = Sequence[str | None] | pa.Array | pa.ChunkedArray
+
+
+def check_tree(ids: Column, parent_ids: Column) -> np.ndarray:
     """Depth of every node, or TreeError saying why the nodes are not one tree.
 
     Works on whole columns (Arrow and NumPy) rather than node by node: this
     is the hot path of importing a million-node trace. Breadth-first, one
     level per step, so a 10,000-level chain needs no recursion either.
     """
-    ids, parent_ids = pa.array(ids, pa.string()), pa.array(parent_ids, pa.string())
+    ids, parent_ids = _strings(ids), _strings(parent_ids)
     n = len(ids)
     if ids.null_count:
         raise TreeError(f"node {pc.index(ids.is_null(), True).as_py()} has no id")
-    # One hash of the ids answers both "which id came first" and "where is each parent".
-    lookup = pc.index_in(pa.concat_arrays([ids, parent_ids]), value_set=ids)
-    first_seen, parent_index = lookup.slice(0, n).to_numpy(zero_copy_only=False), lookup.slice(n)
+    # One hash of the ids answers both "which id came first" and "which node is
+    # each parent"; -1 where a parent id is null or not an id at all.
+    lookup = pc.index_in(pa.chunked_array(ids.chunks + parent_ids.chunks), value_set=ids).fill_null(-1).to_numpy()
+    first_seen, parent = lookup[:n], lookup[n:].astype(np.int64)
     repeated = np.flatnonzero(first_seen != np.arange(n))
     if repeated.size:
         raise TreeError(f"duplicate node id {ids[int(repeated[0])].as_py()!r}")
-    missing = pc.and_(parent_ids.is_valid(), parent_index.is_null())
-    if pc.any(missing).as_py():
-        i = pc.index(missing, True).as_py()
+    missing = np.flatnonzero((parent < 0) & parent_ids.is_valid().to_numpy(zero_copy_only=False))
+    if missing.size:
+        i = int(missing[0])
         raise TreeError(f"node {ids[i].as_py()!r}: parent_id {parent_ids[i].as_py()!r} is not a node of this trace")
-    roots = np.flatnonzero(parent_ids.is_null().to_numpy(zero_copy_only=False))
+    roots = np.flatnonzero(parent < 0)
     if len(roots) == 0:
         raise TreeError("no root node (every node has a parent, so the parents form a cycle)")
     if len(roots) > 1:
         names = ", ".join(repr(ids[int(i)].as_py()) for i in roots[:3])
         raise TreeError(f"{len(roots)} root nodes ({names}{', …' if len(roots) > 3 else ''}); a trace has exactly one")
 
-    parent = parent_index.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-    by_parent = np.argsort(parent, kind="stable")  # node indices grouped by parent
-    sorted_parent = parent[by_parent]
-    first_child = np.searchsorted(sorted_parent, np.arange(n), "left")
-    child_count = np.searchsorted(sorted_parent, np.arange(n), "right") - first_child
+    # Node indices grouped by parent: the root first, then node 0's children, node 1's, ...
+    by_parent = np.argsort(parent, kind="stable")
+    child_count = np.bincount(parent + 1, minlength=n + 1)[1:]
+    first_child = 1 + np.cumsum(child_count) - child_count
     depth = np.full(n, -1, dtype=np.int64)
     frontier, level = roots, 0
     while frontier.size:
@@ -66,6 +69,13 @@ def check_tree(ids: Sequence[str | None] | pa.Array, parent_ids: Sequence[str | 
     if unreached.size:
         raise TreeError(f"node {ids[int(unreached[0])].as_py()!r} is part of a parent cycle")
     return depth
+
+
+def _strings(column: Column) -> pa.ChunkedArray:
+    # Chunks as they come: joining a million-row column into one array costs a copy.
+    if isinstance(column, pa.ChunkedArray):
+        return column.cast(pa.string())
+    return pa.chunked_array([pa.array(column, pa.string())])
 
 
 @dataclass(frozen=True)

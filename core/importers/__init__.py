@@ -65,7 +65,7 @@ def read_file(path: str | Path, format: str = "auto", *, max_bytes: int = DEFAUL
         if nodes.num_rows == 0:
             raise InputError(source, f"trace {parsed.trace.id!r} has no nodes")
         try:
-            depth = check_tree(nodes.column("id").combine_chunks(), nodes.column("parent_id").combine_chunks())
+            depth = check_tree(nodes.column("id"), nodes.column("parent_id"))
         except TreeError as exc:
             raise InputError(source, f"trace {parsed.trace.id!r}: {exc}") from None
         result.append(ReadTrace(parsed.trace, nodes, depth, source, parsed.warnings))
