@@ -6,6 +6,7 @@ A tree is a flat list of nodes linked by ``parent_id``; depth is computed by
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -14,6 +15,29 @@ from pydantic import BaseModel, ConfigDict, Field
 
 FORMAT_NAME = "trellis"
 FORMAT_VERSION = 1
+
+# JSON libraries (Python's json, pydantic) recurse once per level of nesting, so a
+# deeper metadata value could be stored but not read back.
+MAX_NESTING = 200
+TOO_DEEP = f"metadata nests more than {MAX_NESTING} levels deep"
+METADATA_DESCRIPTION = f"Free data; objects and lists nest at most {MAX_NESTING} levels deep."
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def nested_too_deep(json_text: str) -> bool:
+    """Whether a JSON text nests objects and lists more than MAX_NESTING levels deep."""
+    if json_text.count("{") + json_text.count("[") <= MAX_NESTING:
+        return False
+    depth = 0
+    for match in _JSON_TOKEN.finditer(json_text):  # strings are whole tokens: their brackets don't count
+        token = match.group()
+        if token in ("{", "["):
+            depth += 1
+            if depth > MAX_NESTING:
+                return True
+        elif token in ("}", "]"):
+            depth -= 1
+    return False
 
 
 class NodeKind(StrEnum):
@@ -61,7 +85,7 @@ class Trace(_Strict):
     model_size: str | None = Field(None, description="Parameter count if known, e.g. 70B.")
     source_format: SourceFormat = SourceFormat.TRELLIS
     created_at: datetime | None = None
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict, description=METADATA_DESCRIPTION)
 
 
 class Node(_Strict):
@@ -86,7 +110,7 @@ class Node(_Strict):
     end_time: datetime | None = None
     status: Status = Status.OK
     error: str | None = None
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict, description=METADATA_DESCRIPTION)
 
     @classmethod
     def from_store(cls, values: dict[str, Any]) -> Node:

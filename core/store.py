@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from core.critique.models import Annotation, AnnotationEvent, CritiqueRun
 from core.errors import InputError, NotFound, StoreError
-from core.models import Node, NodeKind, Status, Trace
+from core.models import MAX_NESTING, TOO_DEEP, Node, NodeKind, Status, Trace, nested_too_deep
 from core.scaffolds.models import (
     Scaffold, ScaffoldConflict, ScaffoldError, ScaffoldEvent, ScaffoldStatus, ScaffoldSummary, ScaffoldVersion,
     check_transition, new_scaffold_id,
@@ -862,6 +862,9 @@ def read_trellis_jsonl(path: Path, source: str) -> list[tuple[dict[str, Any], in
         if bad:
             record, problem = bad
             raise InputError(source, problem, _line_of_record(path, record))
+        for record, metadata in con.execute(_JSONL_DEEP_CANDIDATES).fetchall():
+            if nested_too_deep(metadata):
+                raise InputError(source, TOO_DEEP, _line_of_record(path, record))
         result = []
         ends = [h[0] for h in headers[1:]] + [records.num_rows]
         nodes = records.select(NODE_ARROW_SCHEMA.names)
@@ -870,6 +873,8 @@ def read_trellis_jsonl(path: Path, source: str) -> list[tuple[dict[str, Any], in
             if fmt != "trellis" or version != "1":
                 raise InputError(source, 'header must say "format": "trellis", "version": 1', line)
             table = nodes.slice(record + 1, end - record - 1).cast(NODE_ARROW_SCHEMA)
+            if nested_too_deep(trace_json):
+                raise InputError(source, f"trace: {TOO_DEEP}", line)
             result.append((json.loads(trace_json), line, table))
         return result
     finally:
@@ -903,6 +908,14 @@ SELECT record, CASE
     {" ".join(f"WHEN {n} < 0 THEN '{n} must not be negative'" for n in _NON_NEGATIVE)}
     END AS problem
 FROM records WHERE problem IS NOT NULL ORDER BY record LIMIT 1
+"""
+
+# Only metadata with more opening brackets than MAX_NESTING can nest that deep; Python checks those few.
+_JSONL_DEEP_CANDIDATES = f"""
+SELECT record, metadata::VARCHAR FROM records
+WHERE length(metadata::VARCHAR) > {MAX_NESTING}
+  AND length(metadata::VARCHAR) - length(replace(replace(metadata::VARCHAR, '{{', ''), '[', '')) > {MAX_NESTING}
+ORDER BY record
 """
 
 

@@ -82,6 +82,18 @@ def test_errors_are_one_line_on_stderr_with_exit_code_1(capsys, db, tmp_path):
     assert err.count("\n") == 1
 
 
+def test_a_value_nested_too_deep_to_keep_fails_in_one_line_and_stores_nothing(capsys, db, tmp_path):
+    deep = '{"a": ' * 3000 + "1" + "}" * 3000
+    runs = tmp_path / "runs.jsonl"
+    runs.write_text(
+        '{"id": "fine", "run_type": "chain"}\n'
+        f'{{"id": "b", "run_type": "chain", "extra": {{"metadata": {{"x": {deep}}}}}}}\n'
+    )
+    code, out, err = run(capsys, "import", str(runs), "--db", db)
+    assert (code, out, err) == (1, "", f"error: {runs}:2: run b: metadata nests more than 200 levels deep\n")
+    assert run(capsys, "list", "--db", db, "--json")[1].strip() == "[]"
+
+
 def test_unknown_trace_id(capsys, db):
     code, _, err = run(capsys, "show", "nope", "--db", db)
     assert code == 1 and err.startswith("error: no trace 'nope'")

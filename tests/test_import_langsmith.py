@@ -278,3 +278,21 @@ def test_looks_like():
     assert not langsmith.looks_like({"resourceSpans": []})
     assert not langsmith.looks_like([{"id": "a", "name": "b"}])
     assert not langsmith.looks_like([])
+
+
+def nested(levels: int) -> str:
+    return '{"a": ' * levels + "1" + "}" * levels
+
+
+def test_inputs_nested_too_deep_to_show_become_a_placeholder(tmp_path):
+    runs = f'[{{"id": "a", "run_type": "chain", "inputs": {{"question": {nested(3000)}}}}}]'
+    [imported] = read_file(write(tmp_path, runs))
+    [node] = imported.nodes.to_pylist()
+    assert node["subproblem"] == "(a value nested too deeply to show)"
+
+
+def test_metadata_nested_deeper_than_trellis_keeps_is_rejected(tmp_path):
+    runs = f'[{{"id": "a", "run_type": "chain", "extra": {{"metadata": {{"x": {nested(250)}}}}}}}]'
+    assert_rejected(tmp_path, runs, "run a: metadata nests more than 200 levels deep")
+    lines = f'{{"id": "a", "run_type": "chain"}}\n{{"id": "b", "run_type": "chain", "extra": {{"metadata": {nested(3000)}}}}}'
+    assert_rejected(tmp_path, lines, "run b: metadata nests more than 200 levels deep", "bad.jsonl", line=2)

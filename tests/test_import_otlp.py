@@ -413,6 +413,26 @@ def test_bad_ids_and_times_and_shapes(tmp_path):
     assert_rejected(tmp_path, '{"resourceSpans": [\n', "not valid JSON", line=2)
 
 
+def with_deep_array(value: dict, levels: int) -> str:
+    """value as JSON with its "DEEP" placeholder replaced by an arrayValue nested `levels` deep."""
+    deep = '{"arrayValue": {"values": [' * levels + '{"stringValue": "x"}' + "]}}" * levels
+    return json.dumps(value).replace('"DEEP"', deep)
+
+
+def test_input_nested_too_deep_to_show_becomes_a_placeholder(tmp_path):
+    text = with_deep_array(request(span("00000000000000a1", attributes=[{"key": "input.value", "value": "DEEP"}])), 2000)
+    [imported] = read_file(write(tmp_path, text))
+    [node] = imported.nodes.to_pylist()
+    assert node["subproblem"] == "(a value nested too deeply to show)"
+
+
+def test_attributes_nested_deeper_than_trellis_keeps_are_rejected(tmp_path):
+    deep_span = request(span("00000000000000a1", attributes=[{"key": "deep", "value": "DEEP"}]))
+    assert_rejected(tmp_path, with_deep_array(deep_span, 300), "span 00000000000000a1: metadata nests more than 200")
+    deep_resource = request(span("00000000000000a1"), resource=[{"key": "deep", "value": "DEEP"}])
+    assert_rejected(tmp_path, with_deep_array(deep_resource, 2000), "trace: metadata nests more than 200 levels deep")
+
+
 def test_looks_like():
     assert otlp.looks_like({"resourceSpans": []})
     assert otlp.looks_like([{"resourceSpans": []}])

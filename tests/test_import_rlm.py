@@ -226,6 +226,16 @@ def test_a_wrongly_typed_field_deep_in_a_sub_call(tmp_path):
     )
 
 
+def test_a_sub_call_whose_metadata_nests_too_deep(tmp_path):
+    log = deep_log(tmp_path, levels=1)
+    record = json.loads(log.read_text().splitlines()[1])
+    inner = record["code_blocks"][0]["result"]["rlm_calls"][0]["metadata"]["iterations"][0]
+    inner["code_blocks"][0]["result"]["rlm_calls"][0]["metadata"] = "DEEP"
+    deep_line = json.dumps(record).replace('"DEEP"', '{"a": ' * 3000 + "1" + "}" * 3000)
+    error = rejected(write(tmp_path, [log.read_text().splitlines()[0], deep_line]))
+    assert (error.line, error.message) == (2, "node rlm1.it1.cb0.call0: metadata nests more than 200 levels deep")
+
+
 def test_a_metadata_line_only(tmp_path):
     error = rejected(write(tmp_path, example_lines()[:1]))
     assert "no iterations" in error.message

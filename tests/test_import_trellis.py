@@ -112,6 +112,18 @@ def test_unknown_field_in_jsonl_is_not_silently_dropped(store, tmp_path, small_t
     assert_rejected(store, tmp_path, trellis_jsonl("t", small_tree), "unknown field 'confidence'", "t.jsonl", line=5)
 
 
+def test_metadata_nested_too_deep_to_read_back_names_the_line(store, tmp_path, small_tree):
+    small_tree[2]["metadata"] = {"note": "[{" * 300, "x": "DEEP"}  # brackets inside text do not count
+    deep = trellis_jsonl("t", small_tree).replace('"DEEP"', "[" * 3000 + "]" * 3000)
+    assert_rejected(store, tmp_path, deep, "metadata nests more than 200 levels deep", "t.jsonl", line=4)
+    header = '{"format": "trellis", "version": 1, "trace": {"id": "h", "metadata": {"x": DEEP}}}\n{"id": "r"}\n'
+    deep_header = header.replace("DEEP", "[" * 250 + "]" * 250)
+    assert_rejected(store, tmp_path, deep_header, "trace: metadata nests more than 200 levels deep", "h.jsonl", line=1)
+    at_the_limit = trellis_jsonl("fine", small_tree).replace('"DEEP"', "[" * 199 + "]" * 199)  # 200 with metadata's {}
+    assert [t.node_count for t in import_one(store, tmp_path, at_the_limit, "fine.jsonl")] == [4]
+    assert len(store.load_trace("fine").nodes[2].metadata["note"]) == 600
+
+
 def test_a_bad_file_among_good_ones_stores_nothing(tmp_path, small_tree):
     good, bad = tmp_path / "good.json", tmp_path / "bad.json"
     good.write_text(trellis_json("good", small_tree))

@@ -1,17 +1,22 @@
-"""What every importer returns, whatever the source format."""
+"""What every importer returns, whatever the source format, and the helpers they share."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
+import json
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
 
 from core.errors import InputError
 from core.importers.reading import short
-from core.models import Node, NodeKind, Trace
+from core.models import TOO_DEEP, Node, NodeKind, Trace, nested_too_deep
+
+Model = TypeVar("Model", Node, Trace)
+TOO_DEEP_TO_SHOW = "(a value nested too deeply to show)"
 
 
 @dataclass
@@ -65,3 +70,38 @@ def detach_orphans(
 def most_used_model(nodes: list[Node]) -> str | None:
     models = Counter(node.model for node in nodes if node.model and node.kind == NodeKind.LLM)
     return models.most_common(1)[0][0] if models else None
+
+
+def as_text(value: Any) -> str | None:
+    """A source value as node text: a string as is, anything else as JSON."""
+    if value is None or isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str)
+    except RecursionError:
+        return TOO_DEEP_TO_SHOW
+
+
+def validated(make: Callable[[], Model], source: str, line: int | None, what: str) -> Model:
+    """make() a Node or Trace; a bad field or metadata nested too deeply is an InputError naming `what`."""
+    try:
+        model = make()
+        too_deep = nested_too_deep(json.dumps(model.metadata))
+    except ValidationError as exc:
+        raise InputError(source, f"{what}: {describe(exc)}", line) from None
+    except RecursionError:  # from json.dumps, or from building the metadata
+        too_deep = True
+    if too_deep:
+        raise InputError(source, f"{what}: {TOO_DEEP}", line)
+    return model
+
+
+def describe(exc: ValidationError, text: str | None = None) -> str:
+    """The first validation problem as 'field.path: message'."""
+    error = exc.errors(include_url=False)[0]
+    if error["type"] == "json_invalid":
+        return f"not valid JSON: {error['msg'].removeprefix('Invalid JSON: ')}"
+    parts = []
+    for part in error["loc"]:
+        parts.append(f"[{part}]" if isinstance(part, int) else ("." if parts else "") + str(part))
+    return f"{''.join(parts)}: {error['msg']}"

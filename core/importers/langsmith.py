@@ -39,12 +39,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from core.errors import InputError
-from core.importers.base import ParsedTrace, detach_orphans, join_roots, most_used_model
+from core.importers.base import ParsedTrace, as_text, detach_orphans, join_roots, most_used_model, validated
 from core.importers.reading import json_documents, read_text, short
-from core.importers.trellis import describe
 from core.models import Node, NodeKind, SourceFormat, Status, Trace
 
 SYNTHETIC_ROOT = "langsmith-root"
@@ -176,12 +173,10 @@ def _build_trace(trace_id: str, runs: list[_Run], source: str) -> ParsedTrace:
     roots = [run for run in runs if run.parent_id is None]
     has_children = {run.parent_id for run in runs}
     order = _sibling_order(runs)
-    nodes = []
-    for run in runs:
-        try:
-            nodes.append(_node(run, order[run.id], run.id in has_children))
-        except ValidationError as exc:
-            raise InputError(source, f"run {run.id}: {describe(exc)}", run.line) from None
+    nodes = [
+        validated(lambda: _node(run, order[run.id], run.id in has_children), source, run.line, f"run {run.id}")
+        for run in runs
+    ]
 
     root = min(roots, key=lambda run: order[run.id])
     joined = join_roots(nodes, SYNTHETIC_ROOT, "runs", trace_id)
@@ -193,7 +188,7 @@ def _build_trace(trace_id: str, runs: list[_Run], source: str) -> ParsedTrace:
     for key in ("session_name", "session_id"):
         if root.data.get(key):
             metadata[key] = str(root.data[key])
-    trace = Trace(
+    trace = validated(lambda: Trace(
         id=f"langsmith-{trace_id}",
         title=root_node.name or "",
         task=root_node.subproblem,
@@ -201,7 +196,7 @@ def _build_trace(trace_id: str, runs: list[_Run], source: str) -> ParsedTrace:
         source_format=SourceFormat.LANGSMITH,
         created_at=min((r.start for r in runs if r.start), default=None),
         metadata=metadata,
-    )
+    ), source, root.line, "trace")
     return ParsedTrace(trace=trace, nodes=nodes, warnings=warnings)
 
 
@@ -275,7 +270,7 @@ def _node(run: _Run, order: int, has_children: bool) -> Node:
         start_time=run.start,
         end_time=run.end,
         status=Status.ERROR if is_error else Status.OK,
-        error=(error if isinstance(error, str) else json.dumps(error, default=str)) if error else ("error" if is_error else None),
+        error=as_text(error) if error else ("error" if is_error else None),
         metadata=json.loads(json.dumps(metadata, default=str)),  # plain JSON, whatever the SDK put there
     )
 
@@ -286,9 +281,7 @@ def _compact(value: Any) -> str | None:
         return None
     if isinstance(value, dict) and len(value) == 1:
         (value,) = value.values()
-    if value is None or isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False, default=str)
+    return as_text(value)
 
 
 def _last_user_message(inputs: Any) -> str | None:

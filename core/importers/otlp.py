@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import math
 import re
 from collections import defaultdict
@@ -46,12 +45,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from core.errors import InputError
-from core.importers.base import ParsedTrace, detach_orphans, join_roots, most_used_model
+from core.importers.base import ParsedTrace, as_text, detach_orphans, join_roots, most_used_model, validated
 from core.importers.reading import json_documents, read_text, short
-from core.importers.trellis import describe
 from core.models import Node, NodeKind, SourceFormat, Status, Trace
 
 SYNTHETIC_ROOT = "otlp-root"
@@ -288,12 +284,10 @@ def _build_trace(trace_id: str, spans: list[_Span], source: str) -> ParsedTrace:
     roots = [span for span in spans if span.parent_id is None]
     has_children = {span.parent_id for span in spans}
     order = _sibling_order(spans)
-    nodes = []
-    for span in spans:
-        try:
-            nodes.append(_node(span, order[span.id], span.id in has_children))
-        except ValidationError as exc:
-            raise InputError(source, f"span {span.id}: {describe(exc)}", span.line) from None
+    nodes = [
+        validated(lambda: _node(span, order[span.id], span.id in has_children), source, span.line, f"span {span.id}")
+        for span in spans
+    ]
 
     roots.sort(key=_start_key)
     root = roots[0]
@@ -305,7 +299,7 @@ def _build_trace(trace_id: str, spans: list[_Span], source: str) -> ParsedTrace:
     service = root.resource.get("service.name")
     if not isinstance(service, str) or service.startswith("unknown_service"):
         service = None
-    trace = Trace(
+    trace = validated(lambda: Trace(
         id=f"otlp-{trace_id}",
         title=root.name or "",
         task=root_node.subproblem,
@@ -313,7 +307,7 @@ def _build_trace(trace_id: str, spans: list[_Span], source: str) -> ParsedTrace:
         source_format=SourceFormat.OTLP,
         created_at=min((s.start for s in spans if s.start), default=None),
         metadata={"otel.trace_id": trace_id, "resource": root.resource},
-    )
+    ), source, root.line, "trace")
     return ParsedTrace(trace=trace, nodes=nodes, warnings=warnings)
 
 
@@ -337,8 +331,8 @@ def _node(span: _Span, order: int, has_children: bool) -> Node:
     attrs = dict(span.attributes)
     messages = _take_messages(attrs)
     model = _take(attrs, "llm.model_name", "gen_ai.response.model") or attrs.get("gen_ai.request.model")
-    subproblem = _text(_take(attrs, "input.value", "gen_ai.input.messages", "gen_ai.prompt"))
-    output = _text(_take(attrs, "output.value", "gen_ai.output.messages", "gen_ai.completion"))
+    subproblem = as_text(_take(attrs, "input.value", "gen_ai.input.messages", "gen_ai.prompt"))
+    output = as_text(_take(attrs, "output.value", "gen_ai.output.messages", "gen_ai.completion"))
     attrs.pop("input.mime_type", None)
     attrs.pop("output.mime_type", None)
     context = None
@@ -429,15 +423,9 @@ def _take_messages(attrs: dict[str, Any]) -> dict[str, list[tuple[str | None, st
             direction, index, part = match.groups()
             found[direction].setdefault(int(index), {})[part] = attrs.pop(key)
     return {
-        direction: [(m.get("role"), _text(m.get("content"))) for _, m in sorted(by_index.items())]
+        direction: [(m.get("role"), as_text(m.get("content"))) for _, m in sorted(by_index.items())]
         for direction, by_index in found.items()
     }
-
-
-def _text(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _error_text(span: _Span) -> str:

@@ -69,12 +69,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from core.errors import InputError
-from core.importers.base import ParsedTrace
+from core.importers.base import ParsedTrace, as_text, validated
 from core.importers.reading import iter_jsonl, read_text, short
-from core.importers.trellis import describe
 from core.models import Node, NodeKind, SourceFormat, Status, Trace
 
 ROOT_ID = "root"
@@ -319,22 +316,18 @@ class _Builder:
         metadata["iterations"] = len(iterations)
         metadata["recursive_calls"] = self.recursive_calls
         metadata["lines"] = [first_line, run.iterations[-1][0]]
-        _check_depth(metadata, self.source, first_line, "trace")
         title = short(task, 80) if task else f"RLM run with {model or 'an unknown model'}"
         if count > 1 and not task:
             title += f" ({number} of {count})"
-        try:
-            trace = Trace(
-                id=trace_id,
-                title=title,
-                task=task,
-                agent=model,
-                source_format=SourceFormat.RLM,
-                created_at=created or root["start_time"],
-                metadata=metadata,
-            )
-        except ValidationError as exc:
-            raise InputError(self.source, f"trace: {describe(exc)}", first_line) from None
+        trace = validated(lambda: Trace(
+            id=trace_id,
+            title=title,
+            task=task,
+            agent=model,
+            source_format=SourceFormat.RLM,
+            created_at=created or root["start_time"],
+            metadata=metadata,
+        ), self.source, first_line, "trace")
         return trace, self._validated()
 
     def _add(self, node_id: str, parent_id: str | None, order: int, line: int, **fields: Any) -> dict:
@@ -348,12 +341,8 @@ class _Builder:
         result = []
         for values in self.nodes:
             values = {k: v for k, v in values.items() if v is not None or k == "parent_id"}
-            line = self.lines[values["id"]]
-            _check_depth(values["metadata"], self.source, line, f"node {values['id']}")
-            try:
-                result.append(Node(**values))
-            except ValidationError as exc:
-                raise InputError(self.source, f"node {values['id']}: {describe(exc)}", line) from None
+            node_id = values["id"]
+            result.append(validated(lambda: Node(**values), self.source, self.lines[node_id], f"node {node_id}"))
         return result
 
     def _trajectory(self, job: _Trajectory) -> list[_Trajectory]:
@@ -559,14 +548,6 @@ def _usage(read: _Reader, call: dict) -> tuple[int | None, int | None, float | N
     return tokens_in, tokens_out, total_cost, summary
 
 
-def _check_depth(metadata: dict, source: str, line: int, what: str) -> None:
-    """Raw values kept in metadata must be storable as JSON, which recurses once per level."""
-    try:
-        json.dumps(metadata)
-    except RecursionError:
-        raise InputError(source, f"{what}: a value nested too deeply to store", line) from None
-
-
 def _show(value: Any) -> str:
     """A JSON value quoted for an error message (containers by kind only: they may nest too deep to print)."""
     if isinstance(value, dict):
@@ -606,19 +587,8 @@ def _answer(read: _Reader, record: dict, key: str) -> str | None:
 def _text(value: Any) -> str:
     """A prompt or context as text: a string as is, a message list as 'role: content' paragraphs, else JSON."""
     if isinstance(value, list) and value and all(isinstance(m, dict) and "content" in m for m in value):
-        return "\n\n".join(f"{_json_text(m.get('role', '?'))}: {_json_text(m['content'])}" for m in value)
-    return _json_text(value)
-
-
-def _json_text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return ""
-    try:
-        return json.dumps(value, ensure_ascii=False)
-    except RecursionError:
-        return "(a value nested too deeply to show)"
+        return "\n\n".join(f"{as_text(m.get('role', '?')) or ''}: {as_text(m['content']) or ''}" for m in value)
+    return as_text(value) or ""
 
 
 def _new_input(prompt: Any) -> tuple[str | None, int | None]:

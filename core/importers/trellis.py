@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from core.errors import InputError
-from core.importers.base import ParsedTrace
+from core.importers.base import ParsedTrace, describe
 from core.importers.reading import read_text
 from core.models import Trace, TraceDocument
 from core.store import read_trellis_jsonl
@@ -42,14 +42,3 @@ def _is_jsonl(path: Path) -> bool:
     with path.open("rb") as f:
         first = f.readline().strip()
         return first.startswith(b"{") and first.endswith(b"}") and bool(f.read(4096).strip())
-
-
-def describe(exc: ValidationError, text: str | None = None) -> str:
-    """The first validation problem as 'field.path: message'."""
-    error = exc.errors(include_url=False)[0]
-    if error["type"] == "json_invalid":
-        return f"not valid JSON: {error['msg'].removeprefix('Invalid JSON: ')}"
-    parts = []
-    for part in error["loc"]:
-        parts.append(f"[{part}]" if isinstance(part, int) else ("." if parts else "") + str(part))
-    return f"{''.join(parts)}: {error['msg']}"
