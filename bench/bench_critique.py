@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 import statistics
 import sys
@@ -16,6 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import machine  # noqa: E402
 from generate import write_jsonl  # noqa: E402
 
 from core import Store, import_files  # noqa: E402
@@ -45,7 +45,7 @@ def perturbed_copy(src: Path, dst: Path, trace_id: str) -> None:
 
 
 def main() -> None:
-    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    print(machine.describe())
     with tempfile.TemporaryDirectory() as tmp:
         reference, student = Path(tmp) / "reference.jsonl", Path(tmp) / "student.jsonl"
         write_jsonl(reference, 10_000, trace_id="bench")
