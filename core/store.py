@@ -855,7 +855,8 @@ def read_trellis_jsonl(path: Path, source: str) -> list[tuple[dict[str, Any], in
         records = records.append_column("record", pa.array(np.arange(records.num_rows, dtype=np.int64)))
         con.register("records", records)
         headers = con.execute(
-            "SELECT record, format, version, trace FROM records WHERE trace IS NOT NULL ORDER BY record"
+            "SELECT record, format, version, trace, json_extract(trace, '$.metadata')::VARCHAR "
+            "FROM records WHERE trace IS NOT NULL ORDER BY record"
         ).fetchall()
         first_header = headers[0][0] if headers else None
         bad = con.execute(_JSONL_RULES, [first_header]).fetchone()
@@ -868,12 +869,12 @@ def read_trellis_jsonl(path: Path, source: str) -> list[tuple[dict[str, Any], in
         result = []
         ends = [h[0] for h in headers[1:]] + [records.num_rows]
         nodes = records.select(NODE_ARROW_SCHEMA.names)
-        for (record, fmt, version, trace_json), end in zip(headers, ends, strict=True):
+        for (record, fmt, version, trace_json, metadata_json), end in zip(headers, ends, strict=True):
             line = _line_of_record(path, record)
             if fmt != "trellis" or version != "1":
                 raise InputError(source, 'header must say "format": "trellis", "version": 1', line)
             table = nodes.slice(record + 1, end - record - 1).cast(NODE_ARROW_SCHEMA)
-            if nested_too_deep(trace_json):
+            if metadata_json and nested_too_deep(metadata_json):
                 raise InputError(source, f"trace: {TOO_DEEP}", line)
             result.append((json.loads(trace_json), line, table))
         return result

@@ -122,6 +122,8 @@ def test_metadata_nested_too_deep_to_read_back_names_the_line(store, tmp_path, s
     at_the_limit = trellis_jsonl("fine", small_tree).replace('"DEEP"', "[" * 199 + "]" * 199)  # 200 with metadata's {}
     assert [t.node_count for t in import_one(store, tmp_path, at_the_limit, "fine.jsonl")] == [4]
     assert len(store.load_trace("fine").nodes[2].metadata["note"]) == 600
+    header_at_the_limit = header.replace("DEEP", "[" * 199 + "]" * 199).replace('"h"', '"h2"')
+    assert [t.trace.id for t in import_one(store, tmp_path, header_at_the_limit, "h2.jsonl")] == ["h2"]
 
 
 def test_a_bad_file_among_good_ones_stores_nothing(tmp_path, small_tree):
