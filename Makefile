@@ -4,12 +4,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 DB     ?= trellis.duckdb
 PORT   ?= 8501
+# Loopback only unless the operator says otherwise (`make run ADDRESS=0.0.0.0`, best with login configured).
+ADDRESS ?= 127.0.0.1
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
 .PHONY: run test setup browser bench schema clean
 
 run: $(DB)
-	$(BIN)/streamlit run app.py --server.port $(PORT) --server.headless true \
+	$(BIN)/streamlit run app.py --server.address $(ADDRESS) --server.port $(PORT) --server.headless true \
 		--browser.gatherUsageStats false -- --db $(DB)
 
 test: setup browser

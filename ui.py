@@ -7,19 +7,25 @@ $TRELLIS_DB, else ./trellis.duckdb.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import re
 import sys
 from collections import Counter
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 import streamlit as st
+from streamlit.errors import StreamlitSecretNotFoundError
 from streamlit.runtime.pages_manager import PagesManager
 
 from core.align import Alignment, align
-from core.explore import TraceStats, TraceView, trace_stats
+from core.auth import Action, Actor, Role, local_actor
+from core.cache import TraceCache, budget_from_environment
+from core.explore import SHOWN_CHARS, TraceStats, TraceView, trace_stats
+from core.model_catalog import ModelEntry, load_catalog
 from core.render import Overview, overview_figure
-from core.store import Store, default_db_path
+from core.store import Store, StoreError, default_db_path
 
 # A pages/ folder beside app.py makes Streamlit start in its old multipage mode: the first request
 # of a fresh server for a shared link such as /trace?trace=ID runs pages/trace.py alone, without
@@ -35,6 +41,7 @@ PAGES = {
     "compare": "pages/compare.py",
     "critique": "pages/critique.py",
     "scaffolds": "pages/scaffolds.py",
+    "audit": "pages/audit.py",
 }
 
 
@@ -52,37 +59,72 @@ def _open_store(path: str) -> Store:
 
 
 def store() -> Store:
-    """The process's one Store; each session's thread reads through its own cursor."""
-    return _open_store(db_path())
+    """The process's one Store; each session's thread reads through its own cursor.
+
+    Every page reaches the data through here, so nobody reads it before signing in (when login is configured),
+    even when a fresh server runs a page on its own for a shared link.
+    """
+    require_login()
+    return _store_or_stop(db_path())
 
 
-# Traces are cached as resources, not data: a copy of 100,000 nodes per rerun would cost more than loading them.
-# The key includes the database path so tests with several databases in one process never mix them up.
-@st.cache_resource(max_entries=6, show_spinner="Loading the trace…")
-def _trace_view(path: str, trace_id: str) -> TraceView:
-    return TraceView.load(_open_store(path), trace_id)
+log = logging.getLogger(__name__)
+
+STORE_UNAVAILABLE = ("The trace database cannot be opened right now, most likely because another program "
+                     "(such as the trellis command line) is using it; try again when it has finished.")
+PAGE_FAILED = "This page could not be shown because of an unexpected problem; the details are in the server log."
 
 
+def _store_or_stop(path: str) -> Store:
+    # The path and the process holding the file are for the operator's log, not for every visitor.
+    try:
+        return _open_store(path)
+    except StoreError as exc:
+        log.error("cannot open the database: %s", exc)
+        st.error(STORE_UNAVAILABLE, icon=":material/error:")
+        st.stop()
+
+
+class _PageFailed(Exception):
+    alternate_name = ""  # Streamlit shows an exception's type before its message: there is no type to show
+
+
+def show_failure(exc: Exception) -> None:
+    """One sentence for a page that raised; its traceback goes to the server log.
+
+    Shown as an exception element, not st.error, so AppTest's ``at.exception`` still reports the failure.
+    """
+    log.error("page failed", exc_info=exc)
+    st.exception(_PageFailed(PAGE_FAILED))
+
+
+@st.cache_resource(show_spinner=False)
+def _trace_cache() -> TraceCache:
+    """The process's one cache of loaded traces, bounded in bytes ($TRELLIS_CACHE_MB, see core.cache)."""
+    return TraceCache(budget_from_environment())
+
+
+# Loaded traces are shared by every session, never copied: a copy of 100,000 nodes per rerun would cost more
+# than loading them. Keys include the database path so tests with several databases in one process never mix them up.
 def trace_view(trace_id: str) -> TraceView:
-    return _trace_view(db_path(), trace_id)
+    path = db_path()
+
+    def load() -> TraceView:
+        with st.spinner("Loading the trace…"):
+            return TraceView.load(_open_store(path), trace_id)
+
+    return _trace_cache().get(("view", path, trace_id), load)
 
 
-@st.cache_resource(max_entries=12, show_spinner=False)
-def _overview(path: str, trace_id: str, size_by: str, colour_by: str) -> Overview:
-    return overview_figure(_trace_view(path, trace_id), size_by, colour_by)
+# What is derived from a view is built from the view the page already holds: a trace too big to be kept
+# would otherwise be loaded again for each.
+def overview(view: TraceView, size_by: str, colour_by: str) -> Overview:
+    key = ("overview", db_path(), view.trace.id, size_by, colour_by)
+    return _trace_cache().get(key, lambda: overview_figure(view, size_by, colour_by))
 
 
-def overview(trace_id: str, size_by: str, colour_by: str) -> Overview:
-    return _overview(db_path(), trace_id, size_by, colour_by)
-
-
-@st.cache_resource(max_entries=6, show_spinner=False)
-def _stats(path: str, trace_id: str) -> TraceStats:
-    return trace_stats(_trace_view(path, trace_id))
-
-
-def stats(trace_id: str) -> TraceStats:
-    return _stats(db_path(), trace_id)
+def stats(view: TraceView) -> TraceStats:
+    return _trace_cache().get(("stats", db_path(), view.trace.id), lambda: trace_stats(view))
 
 
 def annotation_counts(trace_id: str) -> dict[str, int]:
@@ -90,14 +132,12 @@ def annotation_counts(trace_id: str) -> dict[str, int]:
     return dict(Counter(a.node_id for a in store().list_annotations(trace_id) if a.status != "rejected" and a.node_id))
 
 
-@st.cache_resource(max_entries=4, show_spinner="Aligning the two trees…")
-def _alignment(path: str, left_id: str, right_id: str) -> Alignment:
-    left, right = _trace_view(path, left_id), _trace_view(path, right_id)
-    return align(list(left.nodes.values()), list(right.nodes.values()))
+def alignment(left: TraceView, right: TraceView) -> Alignment:
+    def build() -> Alignment:
+        with st.spinner("Aligning the two trees…"):
+            return align(list(left.nodes.values()), list(right.nodes.values()))
 
-
-def alignment(left_id: str, right_id: str) -> Alignment:
-    return _alignment(db_path(), left_id, right_id)
+    return _trace_cache().get(("alignment", db_path(), left.trace.id, right.trace.id), build)
 
 
 # ------------------------------------------------------------ untrusted text
@@ -105,19 +145,42 @@ def alignment(left_id: str, right_id: str) -> Alignment:
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$=&\"'])")
 
 
+# GFM links bare "scheme://", "www." and "name@host" even when each character is escaped; an invisible
+# word joiner inside each (unlike a zero-width space, no place to break the line) leaves nothing to link.
+_AUTOLINK = re.compile(r"(?<=:)(?=//)|(?<=www)(?=\.)|(?=@)", re.IGNORECASE)
+WORD_JOINER = "\u2060"
+
+
 def plain(text: str) -> str:
     """Trace text made safe for a place Streamlit renders as Markdown (labels, headers): every
-    Markdown, HTML, colour (:red[...]) and icon (:icon:) marker backslash-escaped, on one line."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+    Markdown, HTML, colour (:red[...]) and icon (:icon:) marker backslash-escaped, bare URLs and
+    e-mail addresses made inert, on one line."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", _AUTOLINK.sub(WORD_JOINER, " ".join(text.split())))
 
 
-def show_text(label: str, text: str | None, *, height: int | None = None) -> None:
-    """A labelled block of trace text, shown as text (never Markdown), wrapping long lines."""
+def show_text(
+    label: str, text: str | None, *, height: int | None = None, language: str | None = None,
+    file_name: str = "text.txt", full: Callable[[], str] | None = None,
+) -> None:
+    """A labelled block of trace text, shown as text (never Markdown), wrapping long lines.
+
+    Only the first SHOWN_CHARS characters go to the browser: a 150 MB field sent whole crashes the tab.
+    A longer text says how much is shown and offers all of it as a download, made only when clicked
+    (by ``full`` if given, for text built just to be shown) and fetched over HTTP, not the websocket.
+    """
     st.caption(label)
-    if text:
-        st.code(text, language=None, wrap_lines=True, height=height if height and len(text) > 800 else "content")
-    else:
+    if not text:
         st.text("—")
+        return
+    shown = text[:SHOWN_CHARS]
+    st.code(shown, language=language, wrap_lines=True, height=height if height and len(shown) > 800 else "content")
+    if len(shown) < len(text):
+        st.caption(f"Showing the first {len(shown):,} of {len(text):,} characters.")
+        st.download_button(
+            f"Download all {len(text):,} characters", full or (lambda: text), file_name=file_name,
+            mime="application/json" if language == "json" else "text/plain", on_click="ignore",
+            icon=":material/download:", key=f"full-text:{label}",
+        )
 
 
 def page_url(page: str, **params: str) -> str:
@@ -125,28 +188,54 @@ def page_url(page: str, **params: str) -> str:
     return f"./{page}" + (f"?{urlencode(params)}" if params else "")
 
 
-def reviewer_name() -> str:
-    """Who is acting: the logged-in user when login is configured, else the name entered once this session."""
-    if st.user.get("is_logged_in"):
-        return str(st.user.get("name") or st.user.get("email") or "")
-    return st.session_state.get("reviewer_name", "")
+def login_configured() -> bool:
+    """Login is on when the operator configured an identity provider ([auth] in .streamlit/secrets.toml)."""
+    try:
+        return "auth" in st.secrets
+    except (FileNotFoundError, StreamlitSecretNotFoundError):
+        return False
 
 
-def ask_reviewer_name() -> str:
-    """Show who is acting in the sidebar, asking for a name when nobody is logged in; returns the name.
+def actor() -> Actor:
+    """Who is acting: the signed-in person with the role the store gives them (viewer until granted more),
+    or, without login configured, the local single user, who may do everything."""
+    if not login_configured():
+        return local_actor()
+    name = str(st.user.get("email") or st.user.get("sub") or "").strip().lower()
+    return Actor(name=name, role=_store_or_stop(db_path()).role_of(name) or Role.VIEWER)
 
-    The name lives outside the widget's own state, so it carries from page to page.
-    """
+
+def signed_in() -> bool:
+    """Signed in, or nobody needs to be (local single-user mode)."""
+    return not login_configured() or bool(st.user.get("is_logged_in"))
+
+
+def require_login() -> None:
+    """With login configured, nobody sees anything but the sign-in button before signing in."""
+    if not signed_in():
+        st.title("Trellis")
+        st.write("Sign in to see and review traces.")
+        st.button("Log in", type="primary", on_click=st.login, icon=":material/login:")
+        st.stop()
+
+
+def show_identity() -> None:
+    """Who is acting, in the sidebar of every page."""
+    who = actor()
     with st.sidebar:
-        if st.user.get("is_logged_in"):
-            st.caption(f"Acting as {plain(reviewer_name())}")
-        else:
-            st.text_input(
-                "Your name", value=reviewer_name(), key="reviewer_name_input", placeholder="needed to review or approve",
-                help="Recorded with your reviews, edits and approvals.",
-                on_change=lambda: st.session_state.update(reviewer_name=st.session_state.reviewer_name_input.strip()),
+        if who.single_user:
+            st.caption(
+                f"**Local single-user mode**: acting as {plain(who.name)}, who may do everything. "
+                "Configure login to share this app with others."
             )
-    return reviewer_name()
+        else:
+            st.caption(f"Signed in as {plain(who.name)} · **{who.role}**")
+            st.button("Log out", on_click=st.logout, icon=":material/logout:")
+
+
+def may(action: Action) -> bool:
+    """Whether the person acting may do ``action`` (the store checks again when they do it)."""
+    return actor().can(action)
 
 
 def provider_keys_from_secrets() -> None:
@@ -159,3 +248,13 @@ def provider_keys_from_secrets() -> None:
     for name, value in secrets.items():
         if name.isupper() and isinstance(value, str):
             os.environ.setdefault(name, value)
+
+
+def model_catalog() -> dict[str, ModelEntry]:
+    """The models the operator allows, and the only ones a page may offer: the models file, then the
+    [models.NAME] tables of .streamlit/secrets.toml. A bad configuration raises CatalogError."""
+    try:
+        models = st.secrets.to_dict().get("models")
+    except FileNotFoundError:  # no secrets.toml: the models file alone
+        models = None
+    return load_catalog(models)

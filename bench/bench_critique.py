@@ -1,10 +1,12 @@
-"""Structural critique of a 10,000-node student trace against a 10,000-node reference.
+"""Structural critique at scale: a 10,000-node student against a 10,000-node reference and against
+the 37-node sample teacher, and a 100,000-deep chain of recursive calls against that teacher.
 
     .venv/bin/python bench/bench_critique.py
 """
 
 from __future__ import annotations
 
+import os
 import random
 import statistics
 import sys
@@ -20,6 +22,10 @@ from generate import write_jsonl  # noqa: E402
 
 from core import Store, import_files  # noqa: E402
 from core.critique.structural import critique  # noqa: E402
+from core.models import Node, Trace  # noqa: E402
+from core.store import LoadedTrace  # noqa: E402
+
+SAMPLE_TEACHER = Path(__file__).resolve().parents[1] / "sample_traces" / "legal-msa-teacher-70b.json"
 
 
 def perturbed_copy(src: Path, dst: Path, trace_id: str) -> None:
@@ -44,22 +50,39 @@ def perturbed_copy(src: Path, dst: Path, trace_id: str) -> None:
     dst.write_text("\n".join(out) + "\n")
 
 
+def timed(student: LoadedTrace, reference: LoadedTrace, runs: int) -> tuple[list[float], list]:
+    times, findings = [], []
+    for _ in range(runs):
+        start = time.perf_counter()
+        findings = critique(student, reference)
+        times.append(time.perf_counter() - start)
+    return times, findings
+
+
 def main() -> None:
     print(machine.describe())
+    print(f"cpu_count {os.cpu_count()}, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1, 5, 15 min)")
     with tempfile.TemporaryDirectory() as tmp:
         reference, student = Path(tmp) / "reference.jsonl", Path(tmp) / "student.jsonl"
         write_jsonl(reference, 10_000, trace_id="bench")
         perturbed_copy(reference, student, "student")
         with Store(":memory:") as store:
             import_files(store, [reference, student])
+            import_files(store, [SAMPLE_TEACHER])
             ref, stu = store.load_trace("bench"), store.load_trace("student")
-            times, findings = [], []
-            for _ in range(5):
-                start = time.perf_counter()
-                findings = critique(stu, ref)
-                times.append(time.perf_counter() - start)
-    print(f"structural critique, 10,000-node student vs 10,000-node reference: median {statistics.median(times):.2f} s, "
-          f"max {max(times):.2f} s (5 runs), {len(findings):,} findings")
+            small_teacher = store.load_trace("legal-msa-teacher-70b")
+            times, findings = timed(stu, ref, 5)
+            print(f"structural critique, 10,000-node student vs 10,000-node reference: median "
+                  f"{statistics.median(times):.2f} s, max {max(times):.2f} s (5 runs), {len(findings):,} findings")
+            # The generated reference as a student: 7,689 findings before grouping.
+            times, findings = timed(ref, small_teacher, 5)
+            print(f"structural critique, 10,000-node student vs 37-node teacher: median "
+                  f"{statistics.median(times):.2f} s, max {max(times):.2f} s (5 runs), {len(findings):,} findings")
+            nodes = [Node(id=f"n{i}", parent_id=f"n{i - 1}" if i else None, kind="recurse",
+                          subproblem="Summarise the rest of the log") for i in range(100_000)]
+            times, findings = timed(LoadedTrace(Trace(id="chain"), nodes), small_teacher, 3)
+            print(f"structural critique, 100,000-deep chain vs 37-node teacher: median "
+                  f"{statistics.median(times):.2f} s, max {max(times):.2f} s (3 runs), {len(findings):,} findings")
 
 
 if __name__ == "__main__":

@@ -16,11 +16,12 @@ from rich.text import Text
 from rich.tree import Tree
 
 from core import export
+from core.auth import ROLES, command_line_actor, normalise_email, parse_role
 from core.errors import TrellisError
 from core.explore import one_line
 from core.importers import FORMATS, import_files
 from core.importers.reading import DEFAULT_MAX_BYTES
-from core.models import json_schema
+from core.models import MAX_NODE_BYTES, MB, json_schema
 from core.store import Store, default_db_path
 from core.tree import TreeIndex
 
@@ -50,10 +51,13 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--db", default=None, help="database file (default: $TRELLIS_DB or ./trellis.duckdb)")
 
     sub = command("import", _import, "Import trace files into the store (all or nothing).")
+    sub.epilog = "A file whose exact content was imported before is skipped without being read (unless --replace)."
     sub.add_argument("paths", nargs="+", metavar="PATH")
     sub.add_argument("--format", choices=FORMATS, default="auto")
     sub.add_argument("--replace", action="store_true", help="replace traces whose id is already stored")
-    sub.add_argument("--max-mb", type=float, default=DEFAULT_MAX_BYTES / 1024 / 1024, help="largest file accepted")
+    sub.add_argument("--max-mb", type=float, default=DEFAULT_MAX_BYTES / MB,
+                     help=f"largest file accepted, in MB (default {DEFAULT_MAX_BYTES // MB}); in every format, "
+                          f"one node (in JSONL, one line) may hold at most {MAX_NODE_BYTES // MB} MB")
     db_option(sub)
 
     sub = command("list", _list, "List the traces in the store.")
@@ -73,15 +77,20 @@ def _parser() -> argparse.ArgumentParser:
     db_option(sub)
 
     sub = command("critique", _critique, "Critique a student trace; store the findings as proposed annotations.")
+    sub.epilog = ("The web app offers only the models the operator configured ($TRELLIS_MODELS or ./trellis-models.toml, "
+                  "and [models.NAME] in .streamlit/secrets.toml). Here, in your own shell with your own environment, "
+                  "--teacher and --fallback may also be any litellm model string.")
     sub.add_argument("trace_id", metavar="STUDENT_ID")
     sub.add_argument("--reference", metavar="TRACE_ID", help="reference trace (default: the teacher trace of the same task class)")
     sub.add_argument("--no-reference", action="store_true", help="critique the trace on its own")
     sub.add_argument("--teacher", metavar="MODEL", default="trellis/structural",
-                     help="any litellm model string (default: the offline structural critic)")
+                     help="a configured model's name, or any litellm model string (default: the offline structural critic)")
     sub.add_argument("--fallback", metavar="MODEL", action="append", default=[], help="model to try if the teacher fails")
-    sub.add_argument("--timeout", type=float, default=60.0, help="seconds per teacher call (default 60)")
+    sub.add_argument("--timeout", type=float, help="seconds per teacher call (default: the model's own, else 60)")
     sub.add_argument("--retries", type=int, default=2, help="retries per teacher call (default 2)")
-    sub.add_argument("--api-base", help="base URL of an OpenAI-compatible server")
+    sub.add_argument("--api-base", help="base URL of an OpenAI-compatible server, for a --teacher given as a litellm model string")
+    sub.add_argument("--api-key-env", metavar="VAR",
+                     help="environment variable holding the key for --api-base (without it, no key is sent there)")
     sub.add_argument("--json", action="store_true")
     db_option(sub)
 
@@ -92,6 +101,25 @@ def _parser() -> argparse.ArgumentParser:
 
     sub = command("schema", _schema, "Print the JSON Schema of the Trellis trace format.")
     sub.add_argument("--out", type=Path)
+
+    user = commands.add_parser("user", help="Grant roles and list who has which.", description="Grant roles and list who has which.")
+    user_actions = user.add_subparsers(required=True, metavar="ACTION")
+    sub = user_actions.add_parser("grant", help="Give a person (by the e-mail their identity provider reports) a role.")
+    sub.set_defaults(run=_user_grant)
+    sub.add_argument("email", metavar="EMAIL")
+    sub.add_argument("role", metavar="ROLE", help=f"one of {', '.join(ROLES)}")
+    db_option(sub)
+    sub = user_actions.add_parser("list", help="List people and their roles.")
+    sub.set_defaults(run=_user_list)
+    sub.add_argument("--json", action="store_true")
+    db_option(sub)
+
+    sub = command("audit", _audit, "Show who changed what and when, latest first.")
+    sub.add_argument("--limit", type=int, default=50)
+    sub.add_argument("--actor", help="only changes by this person")
+    sub.add_argument("--target", help="only changes to this object (an id, or the start of one)")
+    sub.add_argument("--json", action="store_true")
+    db_option(sub)
     from core.scaffold_cli import add_scaffold_commands
     add_scaffold_commands(commands, db_option)
     return parser
@@ -104,7 +132,8 @@ def _store(args: argparse.Namespace) -> Store:
 def _import(args: argparse.Namespace) -> None:
     with _store(args) as store:
         traces = import_files(
-            store, args.paths, args.format, replace=args.replace, max_bytes=int(args.max_mb * 1024 * 1024)
+            store, args.paths, args.format, replace=args.replace, max_bytes=int(args.max_mb * MB),
+            on_identical=lambda message: print(message, file=sys.stderr),
         )
     for t in traces:
         for warning in t.warnings:
@@ -187,17 +216,34 @@ def _export(args: argparse.Namespace) -> None:
 def _critique(args: argparse.Namespace) -> None:
     from core.critique.teacher import TeacherSettings, default_reference, run_critique  # imports litellm: slow
 
-    settings = TeacherSettings(model=args.teacher, timeout=args.timeout, retries=args.retries, fallbacks=args.fallback,
-                               api_base=args.api_base)
+    settings = TeacherSettings(teacher=args.teacher, timeout=args.timeout, retries=args.retries, fallbacks=args.fallback)
+    catalog = _critique_catalog(args)
     with _store(args) as store:
         reference = None if args.no_reference else args.reference or default_reference(store, store.load_trace(args.trace_id))
-        result = run_critique(store, args.trace_id, reference, settings,
-                              progress=lambda step: print(f"… {step}", file=sys.stderr))
+        result = run_critique(store, args.trace_id, reference, settings, catalog=catalog,
+                              progress=lambda step: print(f"… {step}", file=sys.stderr),
+                              actor=command_line_actor(team=bool(store.list_users())))
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(f"critique {result.run.id} of {args.trace_id} by {args.teacher}"
           f"{f' against {reference}' if reference else ''}: {len(result.annotations)} proposed", file=sys.stderr)
     _print_annotations(result.annotations, args.json)
+
+
+def _critique_catalog(args: argparse.Namespace) -> dict:
+    """The operator's catalog, plus an ad-hoc entry for each litellm model string named here, so the
+    command line reaches a model the same way the app does."""
+    from core.model_catalog import CatalogError, load_catalog, model_entry
+
+    catalog = load_catalog()
+    if args.teacher in catalog and (args.api_base or args.api_key_env):
+        raise CatalogError(f"--teacher {args.teacher} is a configured model with its own endpoint; "
+                           "--api-base and --api-key-env go with a litellm model string")
+    for name in [args.teacher, *args.fallback]:
+        if name not in catalog:
+            own = {"api_base": args.api_base, "api_key_env": args.api_key_env} if name == args.teacher else {}
+            catalog[name] = model_entry(name, {"model": name, **own}, f"--teacher {name}" if own else f"--fallback {name}")
+    return catalog
 
 
 def _annotations(args: argparse.Namespace) -> None:
@@ -223,6 +269,38 @@ def _schema(args: argparse.Namespace) -> None:
         args.out.write_text(text, encoding="utf-8")
     else:
         print(text, end="")
+
+
+def _user_grant(args: argparse.Namespace) -> None:
+    with _store(args) as store:
+        actor = command_line_actor(team=bool(store.list_users()))
+        grant = store.grant_role(normalise_email(args.email), parse_role(args.role), actor)
+    print(f"{grant.email} is now {grant.role} (granted by {grant.granted_by})")
+
+
+def _user_list(args: argparse.Namespace) -> None:
+    with _store(args) as store:
+        grants = store.list_users()
+    if args.json:
+        print(json.dumps([g.__dict__ for g in grants], default=str, indent=2))
+        return
+    table = Table("email", "role", "granted by", "granted at")
+    for g in grants:
+        table.add_row(Text(g.email), g.role, Text(g.granted_by), f"{g.granted_at:%Y-%m-%d %H:%M}")
+    Console().print(table)
+
+
+def _audit(args: argparse.Namespace) -> None:
+    with _store(args) as store:
+        entries = store.audit_log(args.limit, actor=args.actor, target=args.target)
+    if args.json:
+        print(json.dumps([e.__dict__ for e in entries], default=str, indent=2))
+        return
+    table = Table("when", "who", "action", "on", "details")
+    for e in entries:
+        table.add_row(f"{e.happened_at:%Y-%m-%d %H:%M:%S}", Text(e.actor), e.action, Text(e.target),
+                      Text(json.dumps(e.details) if e.details else ""))
+    Console().print(table)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,9 @@ from core.tree import TreeIndex
 
 # The text fields a person searches, in the order a match is reported.
 SEARCHED_FIELDS = ("subproblem", "name", "output", "context", "aggregation", "error", "id")
+# Most characters of one text a page sends to the browser; the rest is a download. Everything else the
+# pages show of a trace is cut much shorter (one_line), so no message grows with the size of a field.
+SHOWN_CHARS = 20_000
 
 
 @dataclass

@@ -6,12 +6,14 @@ A tree is a flat list of nodes linked by ``parent_id``; depth is computed by
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 FORMAT_NAME = "trellis"
 FORMAT_VERSION = 1
@@ -21,6 +23,14 @@ FORMAT_VERSION = 1
 MAX_NESTING = 200
 TOO_DEEP = f"metadata nests more than {MAX_NESTING} levels deep"
 METADATA_DESCRIPTION = f"Free data; objects and lists nest at most {MAX_NESTING} levels deep."
+
+# How big an import may be, the same in every format: the whole file at most `trellis import
+# --max-mb` (200 MB by default), and each node at most MAX_NODE_BYTES of text and metadata (in
+# Trellis JSONL, each line at most that). DuckDB's JSON reader holds buffers of the per-node size
+# per thread, so it sets the memory a big JSONL import needs.
+MB = 1024 * 1024
+MAX_NODE_BYTES = 16 * MB
+NODE_LIMIT = f"the {MAX_NODE_BYTES // MB} MB limit for one node"
 _JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 
@@ -38,6 +48,40 @@ def nested_too_deep(json_text: str) -> bool:
         elif token in ("}", "]"):
             depth -= 1
     return False
+
+
+# The store keeps whole numbers as 64-bit integers (DuckDB BIGINT, Arrow int64).
+MAX_WHOLE = 2**63 - 1
+# NaN and Infinity are not JSON: a stored one could not be exported, nor summed into totals.
+NON_FINITE = "non-finite numbers (NaN, Infinity) are not allowed"
+
+
+def whole_number_problem(value: int) -> str | None:
+    """Why the store cannot keep this whole number, or None if it can."""
+    shown = f"{value:.3g}".replace("e+", "e")
+    if value > MAX_WHOLE:
+        return f"{shown} is larger than the largest whole number Trellis stores (2^63-1)"
+    if value < -MAX_WHOLE - 1:
+        return f"{shown} is smaller than the smallest whole number Trellis stores (-2^63)"
+    return None
+
+
+def non_finite_at(value: Any) -> str | None:
+    """Where a JSON value holds NaN or Infinity, e.g. 'NaN at runs[2].score', or None.
+
+    Walked with a stack: metadata may nest deeper than Python's recursion limit.
+    """
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            spelled = "NaN" if math.isnan(item) else ("Infinity" if item > 0 else "-Infinity")
+            return f"{spelled} at {path}" if path else spelled
+        if isinstance(item, dict):
+            stack.extend((f"{path}.{key}" if path else str(key), v) for key, v in reversed(item.items()))
+        elif isinstance(item, list):
+            stack.extend((f"{path}[{i}]", v) for i, v in reversed(list(enumerate(item))))
+    return None
 
 
 class NodeKind(StrEnum):
@@ -70,7 +114,15 @@ class SourceFormat(StrEnum):
 
 class _Strict(BaseModel):
     # Unknown keys are mistakes in a hand-written trace; free data goes in `metadata`.
-    model_config = ConfigDict(extra="forbid", use_enum_values=True)
+    model_config = ConfigDict(extra="forbid", use_enum_values=True, allow_inf_nan=False)
+
+    @field_validator("metadata", check_fields=False)
+    @classmethod
+    def _finite_metadata(cls, metadata: dict[str, Any]) -> dict[str, Any]:
+        found = non_finite_at(metadata)
+        if found:
+            raise PydanticCustomError("non_finite", "{message}", {"message": f"{NON_FINITE} ({found})"})
+        return metadata
 
 
 class Trace(_Strict):
@@ -93,18 +145,18 @@ class Node(_Strict):
 
     id: str = Field(min_length=1, max_length=200)
     parent_id: str | None = Field(None, description="null for the root.")
-    order: int = Field(0, description="Position among its siblings, ascending.")
+    order: int = Field(0, ge=-MAX_WHOLE - 1, le=MAX_WHOLE, description="Position among its siblings, ascending.")
     kind: NodeKind = NodeKind.OTHER
     name: str | None = Field(None, description="Short label, e.g. a span or function name.")
     subproblem: str | None = Field(None, description="The sub-problem this step works on.")
     context: str | None = Field(None, description="Context carried into this step (text or summary).")
-    context_chars: int | None = Field(None, ge=0, description="Size of the full context in characters.")
-    context_tokens: int | None = Field(None, ge=0)
+    context_chars: int | None = Field(None, ge=0, le=MAX_WHOLE, description="Size of the full context in characters.")
+    context_tokens: int | None = Field(None, ge=0, le=MAX_WHOLE)
     output: str | None = None
     aggregation: str | None = Field(None, description="For aggregations: how child results were combined.")
     model: str | None = None
-    tokens_in: int | None = Field(None, ge=0)
-    tokens_out: int | None = Field(None, ge=0)
+    tokens_in: int | None = Field(None, ge=0, le=MAX_WHOLE)
+    tokens_out: int | None = Field(None, ge=0, le=MAX_WHOLE)
     cost: float | None = Field(None, ge=0, description="US dollars.")
     start_time: datetime | None = None
     end_time: datetime | None = None

@@ -6,7 +6,6 @@ Export and find only ever hand out approved versions.
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import sys
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from core.auth import Actor, command_line_actor
 from core.retrieval import rank_scaffolds
 from core.scaffolds import EXPORT_FORMATS, ScaffoldStatus, draft_scaffold, export, to_text
 from core.store import Store, default_db_path
@@ -36,7 +36,6 @@ def add_scaffold_commands(commands: argparse._SubParsersAction, db_option: Calla
     sub = action("extract", _extract, "Extract a draft scaffold from a trace (several traces: merge a strategy).")
     sub.add_argument("trace_ids", nargs="+", metavar="TRACE_ID")
     sub.add_argument("--from-critique", action="store_true", help="apply the trace's accepted annotations")
-    sub.add_argument("--author", default=None, help="recorded with the version (default: your login name)")
     sub.add_argument("--json", action="store_true")
 
     sub = action("list", _list, "List scaffolds with their latest and approved versions.")
@@ -48,11 +47,17 @@ def add_scaffold_commands(commands: argparse._SubParsersAction, db_option: Calla
     sub.add_argument("--version", type=int)
     sub.add_argument("--json", action="store_true")
 
-    sub = action("approve", _approve, "Approve a version so that agents may reuse it.")
-    sub.add_argument("scaffold_id", metavar="ID")
-    sub.add_argument("--version", type=int, required=True)
-    sub.add_argument("--reviewer", required=True, metavar="NAME")
-    sub.add_argument("--comment", default="")
+    for name, status, help in [
+        ("submit", ScaffoldStatus.IN_REVIEW, "Submit a draft version for review."),
+        ("approve", ScaffoldStatus.APPROVED, "Approve a submitted version so that agents may reuse it."),
+        ("reject", ScaffoldStatus.REJECTED, "Reject a draft or submitted version."),
+        ("deprecate", ScaffoldStatus.DEPRECATED, "Deprecate an approved version: it is no longer offered for reuse."),
+    ]:
+        sub = action(name, _decide, f"{help} Recorded under your operating system account.")
+        sub.set_defaults(status=status)
+        sub.add_argument("scaffold_id", metavar="ID")
+        sub.add_argument("--version", type=int, required=True)
+        sub.add_argument("--comment", default="")
 
     sub = action("export", _export, "Write an approved version as JSON, YAML or a prompt block.")
     sub.add_argument("scaffold_id", metavar="ID")
@@ -71,9 +76,13 @@ def _store(args: argparse.Namespace) -> Store:
     return Store(args.db or default_db_path())
 
 
+def _actor(store: Store) -> Actor:
+    return command_line_actor(team=bool(store.list_users()))
+
+
 def _extract(args: argparse.Namespace) -> None:
     with _store(args) as store:
-        draft = draft_scaffold(store, args.trace_ids, author=args.author or getpass.getuser(), from_critique=args.from_critique)
+        draft = draft_scaffold(store, args.trace_ids, author=_actor(store), from_critique=args.from_critique)
     version = draft.version
     if args.json:
         print(json.dumps({"scaffold_id": version.scaffold_id, "version": version.version, "status": version.status,
@@ -113,12 +122,11 @@ def _show(args: argparse.Namespace) -> None:
     print(to_text(version.content))
 
 
-def _approve(args: argparse.Namespace) -> None:
+def _decide(args: argparse.Namespace) -> None:
     with _store(args) as store:
-        version = store.set_scaffold_status(
-            args.scaffold_id, args.version, ScaffoldStatus.APPROVED, actor=args.reviewer, comment=args.comment
-        )
-    print(f"{version.label} approved by {version.reviewer}")
+        actor = _actor(store)
+        version = store.set_scaffold_status(args.scaffold_id, args.version, args.status, actor=actor, comment=args.comment)
+    print(f"{version.label} is {version.status} ({actor.name})")
 
 
 def _export(args: argparse.Namespace) -> None:

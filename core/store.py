@@ -7,10 +7,13 @@ statements run in one explicit transaction, so an import is all-or-nothing.
 
 from __future__ import annotations
 
+import codecs
 import gc
 import json
 import os
 import re
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -23,10 +26,15 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from core.auth import Action, Actor, AuditEntry, Grant, Role
 from core.critique.models import Annotation, AnnotationEvent, CritiqueRun
 from core.errors import InputError, NotFound, StoreError
-from core.models import MAX_NESTING, TOO_DEEP, Node, NodeKind, Status, Trace, nested_too_deep
+from core.models import (
+    MAX_NESTING, MAX_NODE_BYTES, MB, NODE_LIMIT, NON_FINITE, TOO_DEEP, Node, NodeKind, Status, Trace, nested_too_deep,
+    non_finite_at, whole_number_problem,
+)
 from core.scaffolds.models import (
     Scaffold, ScaffoldConflict, ScaffoldError, ScaffoldEvent, ScaffoldStatus, ScaffoldSummary, ScaffoldVersion,
     check_transition, new_scaffold_id,
@@ -186,10 +194,44 @@ def _m003_scaffolds(cur: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _m004_trace_content_hash(cur: duckdb.DuckDBPyConnection) -> None:
+    # sha256 of the file a trace was imported from, so importing the same bytes again is
+    # recognised before the file is parsed (a rerun after a crash that followed the commit).
+    cur.execute("ALTER TABLE traces ADD COLUMN content_hash VARCHAR")
+
+
+def _m005_users_and_audit(cur: duckdb.DuckDBPyConnection) -> None:
+    cur.execute(
+        """
+        CREATE TABLE users (
+            email VARCHAR PRIMARY KEY,
+            role VARCHAR NOT NULL,
+            granted_by VARCHAR NOT NULL,
+            granted_at TIMESTAMPTZ NOT NULL
+        )
+        """
+    )
+    cur.execute("CREATE SEQUENCE audit_seq")
+    cur.execute(
+        """
+        CREATE TABLE audit_log (
+            seq BIGINT NOT NULL DEFAULT nextval('audit_seq'),
+            happened_at TIMESTAMPTZ NOT NULL,
+            actor VARCHAR NOT NULL,
+            action VARCHAR NOT NULL,
+            target VARCHAR NOT NULL,
+            details JSON
+        )
+        """
+    )
+
+
 MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [
     _m001_traces_and_nodes,
     _m002_critique,
     _m003_scaffolds,
+    _m004_trace_content_hash,
+    _m005_users_and_audit,
 ]
 
 
@@ -247,6 +289,16 @@ def nodes_to_arrow(nodes: list[Node]) -> pa.Table:
             values.append(getattr(node, name))
     columns["metadata"] = [json.dumps(m) if m else None for m in columns["metadata"]]
     return pa.table(columns, schema=NODE_ARROW_SCHEMA)
+
+
+def largest_node(nodes: pa.Table) -> tuple[int, int]:
+    """(row, size in bytes) of the node holding the most text: its string fields and metadata, as UTF-8."""
+    sizes = sum(
+        pc.binary_length(nodes.column(f.name)).fill_null(0).to_numpy().astype(np.int64)
+        for f in NODE_ARROW_SCHEMA if f.type == pa.string()
+    )
+    row = int(np.argmax(sizes))
+    return row, int(sizes[row])
 
 
 # ------------------------------------------------------------------ results
@@ -348,13 +400,14 @@ class Store:
 
     # ------------------------------------------------------------- writing
 
-    def add_traces(self, traces: list[tuple[Trace, pa.Table, Sequence[int], str | None]], *, replace: bool = False) -> None:
-        """Store validated traces, each as (trace, node table, node depths, source file), in one transaction.
+    def add_traces(self, traces: list[tuple], *, replace: bool = False) -> None:
+        """Store validated traces in one transaction, each as (trace, node table, node depths, source file)
+        or (..., source file, sha256 of the file's bytes).
 
         A trace id that is already stored is an error unless ``replace``.
         """
         with self._transaction() as cur:
-            for trace, nodes, depth, source_file in traces:
+            for trace, nodes, depth, source_file, *content_hash in traces:
                 exists = cur.execute("SELECT count(*) FROM traces WHERE id = ?", [trace.id]).fetchone()[0]
                 if exists and not replace:
                     raise StoreError(
@@ -381,7 +434,7 @@ class Store:
                     INSERT INTO traces
                     SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now(),
                            count(*), max(depth), coalesce(sum(tokens_in), 0) + coalesce(sum(tokens_out), 0),
-                           sum(cost), count(*) FILTER (WHERE status = 'error')
+                           sum(cost), count(*) FILTER (WHERE status = 'error'), ?
                     FROM nodes WHERE trace_id = ?
                     """,
                     [
@@ -396,20 +449,28 @@ class Store:
                         trace.created_at,
                         json.dumps(trace.metadata),
                         source_file,
+                        content_hash[0] if content_hash else None,
                         trace.id,
                     ],
                 )
 
-    def delete_trace(self, trace_id: str) -> None:
+    def delete_trace(self, trace_id: str, actor: Actor) -> None:
+        actor.require(Action.DELETE)
         with self._transaction() as cur:
             self._require_trace(cur, trace_id)
             cur.execute("DELETE FROM nodes WHERE trace_id = ?", [trace_id])
             cur.execute("DELETE FROM traces WHERE id = ?", [trace_id])
+            _audit(cur, actor, "delete trace", trace_id)
 
     # ------------------------------------------------------------- reading
 
     def count_traces(self) -> int:
         return self._cur.execute("SELECT count(*) FROM traces").fetchone()[0]
+
+    def traces_with_content(self, content_hash: str) -> list[str]:
+        """Ids of the stored traces imported from a file with this sha256."""
+        rows = self._cur.execute("SELECT id FROM traces WHERE content_hash = ? ORDER BY id", [content_hash]).fetchall()
+        return [trace_id for (trace_id,) in rows]
 
     def list_traces(self) -> list[TraceSummary]:
         rows = self._cur.execute(
@@ -448,10 +509,12 @@ class Store:
 
     # ------------------------------------------------------------- critique
 
-    def add_critique(self, run: CritiqueRun, annotations: list[Annotation]) -> None:
+    def add_critique(self, run: CritiqueRun, annotations: list[Annotation], actor: Actor) -> None:
         """Store a critique run and its proposed annotations, all or nothing."""
+        actor.require(Action.CRITIQUE)
         with self._transaction() as cur:
             self._require_trace(cur, run.trace_id)
+            _audit(cur, actor, "critique", run.trace_id, run=run.id, teacher=run.teacher, findings=len(annotations))
             cur.execute(
                 "INSERT INTO critique_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [run.id, run.trace_id, run.reference_id, run.teacher, json.dumps(run.settings), run.started_at,
@@ -480,8 +543,10 @@ class Store:
             raise NotFound(f"no annotation {annotation_id!r}")
         return _annotation_from_row(row)
 
-    def review_annotation(self, annotation_id: str, status: str, reviewer: str, changes: dict[str, Any]) -> Annotation:
+    def review_annotation(self, annotation_id: str, status: str, actor: Actor, changes: dict[str, Any]) -> Annotation:
         """Record a person's decision (and any edits to the finding) with its history event."""
+        actor.require(Action.REVIEW)
+        reviewer = actor.name
         with self._transaction() as cur:
             before = cur.execute(
                 f"SELECT {_ANNOTATION_COLUMNS} FROM annotations WHERE id = ?", [annotation_id]
@@ -499,6 +564,7 @@ class Store:
                 "INSERT INTO annotation_events VALUES (?, ?, ?, ?, ?)",
                 [annotation_id, updated.reviewed_at, reviewer, status, json.dumps(changes, default=str)],
             )
+            _audit(cur, actor, f"annotation {status}", annotation_id, trace=updated.trace_id, changes=changes)
         return updated
 
     def annotation_history(self, annotation_id: str) -> list[AnnotationEvent]:
@@ -559,14 +625,14 @@ class Store:
     # ------------------------------------------------------------ scaffolds
 
     def save_scaffold(
-        self, scaffold_id: str | None, content: Scaffold, *, author: str, comment: str = "", based_on: int | None = None
+        self, scaffold_id: str | None, content: Scaffold, *, author: Actor, comment: str = "", based_on: int | None = None
     ) -> ScaffoldVersion:
         """Save ``content`` as a new draft version; a new scaffold when ``scaffold_id`` is None.
 
         ``based_on`` names the version the edit started from. If anyone saved a
         later one since, nothing is written and ScaffoldConflict carries theirs.
         """
-        author = author.strip() or "anonymous"
+        author.require(Action.EDIT)
         if scaffold_id is None:
             scaffold_id, based_on = new_scaffold_id(content), None
         for _ in range(_SAVE_ATTEMPTS):
@@ -577,13 +643,14 @@ class Store:
                     cur.execute(
                         "INSERT INTO scaffold_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [scaffold_id, version, content.kind, content.title, content.task_class,
-                         content.model_dump_json(), searchable_text(content), based_on, author, comment, now],
+                         content.model_dump_json(), searchable_text(content), based_on, author.name, comment, now],
                     )
                     cur.execute(
                         "INSERT INTO scaffold_events (scaffold_id, version, status, actor, comment, happened_at) "
                         "VALUES (?, ?, 'draft', ?, ?, ?)",
-                        [scaffold_id, version, author, comment, now],
+                        [scaffold_id, version, author.name, comment, now],
                     )
+                    _audit(cur, author, "save scaffold", f"{scaffold_id} v{version}", comment=comment, based_on=based_on)
                 return self.get_scaffold(scaffold_id, version)
             except (duckdb.ConstraintException, duckdb.TransactionException):
                 # Another connection to the file is saving the same version number. Once its
@@ -644,7 +711,7 @@ class Store:
         return [ScaffoldEvent(r[0], r[1], ScaffoldStatus(r[2]), *r[3:]) for r in rows]
 
     def set_scaffold_status(
-        self, scaffold_id: str, version: int, status: ScaffoldStatus | str, *, actor: str, comment: str = ""
+        self, scaffold_id: str, version: int, status: ScaffoldStatus | str, *, actor: Actor, comment: str = ""
     ) -> ScaffoldVersion:
         """Submit, approve, reject or deprecate one version, if its current status allows it."""
         status = ScaffoldStatus(status)
@@ -654,8 +721,9 @@ class Store:
             cur.execute(
                 "INSERT INTO scaffold_events (scaffold_id, version, status, actor, comment, happened_at) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                [scaffold_id, version, status.value, actor.strip() or "anonymous", comment, datetime.now(timezone.utc)],
+                [scaffold_id, version, status.value, actor.name, comment, datetime.now(timezone.utc)],
             )
+            _audit(cur, actor, f"scaffold {status.value}", f"{scaffold_id} v{version}", comment=comment)
         return self.get_scaffold(scaffold_id, version)
 
     def list_scaffolds(self, status: ScaffoldStatus | str | None = None) -> list[ScaffoldSummary]:
@@ -740,6 +808,36 @@ class Store:
         if not cur.execute("SELECT count(*) FROM traces WHERE id = ?", [trace_id]).fetchone()[0]:
             raise NotFound(f"no trace {trace_id!r} in {self.path}")
 
+    # ------------------------------------------------------ users and audit
+
+    def grant_role(self, email: str, role: Role, actor: Actor) -> Grant:
+        """Give ``email`` a role (replacing any role it had)."""
+        actor.require(Action.GRANT)
+        role = Role(role)
+        now = datetime.now(timezone.utc)
+        with self._transaction() as cur:
+            cur.execute("INSERT OR REPLACE INTO users VALUES (?, ?, ?, ?)", [email, role.value, actor.name, now])
+            _audit(cur, actor, "grant role", email, role=role.value)
+        return Grant(email, role, actor.name, now)
+
+    def list_users(self) -> list[Grant]:
+        rows = self._cur.execute("SELECT email, role, granted_by, granted_at FROM users ORDER BY email").fetchall()
+        return [Grant(e, Role(r), by, at) for e, r, by, at in rows]
+
+    def role_of(self, email: str) -> Role | None:
+        row = self._cur.execute("SELECT role FROM users WHERE email = ?", [email]).fetchone()
+        return Role(row[0]) if row else None
+
+    def audit_log(self, limit: int = 200, *, actor: str | None = None, target: str | None = None) -> list[AuditEntry]:
+        """The latest changes first; ``actor`` and ``target`` narrow it to one person or one object."""
+        rows = self._cur.execute(
+            "SELECT seq, happened_at, actor, action, target, details FROM audit_log "
+            "WHERE ($actor IS NULL OR actor = $actor) AND ($target IS NULL OR starts_with(target, $target)) "
+            "ORDER BY seq DESC LIMIT $limit",
+            {"actor": actor, "target": target, "limit": limit},
+        ).fetchall()
+        return [AuditEntry(seq, at, who, what, on, json.loads(d) if d else {}) for seq, at, who, what, on, d in rows]
+
     # ---------------------------------------------------- explorer queries
 
     def search_nodes(self, query: str, limit: int = 200) -> tuple[list[NodeHit], dict[str, int]]:
@@ -768,8 +866,6 @@ class Store:
 
 
 _ROW_GROUP = 122_880  # DuckDB's row group size
-# DuckDB's JSON reader holds buffers of this size per thread, so it sets the memory a big import needs.
-_MAX_LINE_BYTES = 16 * 1024 * 1024
 _NODE_FIELDS = list(Node.model_fields)
 # Timestamps travel as epoch microseconds: DuckDB's TIMESTAMPTZ-to-Python
 # conversion goes through pytz and would dominate loading a large trace.
@@ -796,6 +892,15 @@ def _annotation_from_row(row: tuple) -> Annotation:
     values = dict(zip(_ANNOTATION_FIELDS, row, strict=True))
     values["suggested_subproblems"] = json.loads(values["suggested_subproblems"] or "[]")
     return Annotation.model_validate(values)
+
+
+def _audit(cur: duckdb.DuckDBPyConnection, actor: Actor, action: str, target: str, **details: Any) -> None:
+    """One audit row, written in the caller's transaction so the change and its record land together."""
+    cur.execute(
+        "INSERT INTO audit_log (happened_at, actor, action, target, details) VALUES (?, ?, ?, ?, ?)",
+        [datetime.now(timezone.utc), actor.name, action, target,
+         json.dumps({k: v for k, v in details.items() if v not in (None, "", {})}, default=str)],
+    )
 
 
 @contextmanager
@@ -833,20 +938,21 @@ def read_trellis_jsonl(path: Path, source: str) -> list[tuple[dict[str, Any], in
     con.execute("SET enable_progress_bar = false")
     try:
         try:
-            # One row per non-blank line, in file order: row i is "record" i.
-            # Streamed in row-group-sized batches: faster than one table, and what the insert wants.
-            records = con.execute(
-                f"SELECT {node_columns}, format, version, trace::VARCHAR AS trace "
-                f"FROM read_json(?, format='newline_delimited', columns={_JSONL_COLUMNS!r}, "
-                f"maximum_object_size={_MAX_LINE_BYTES})",
-                [str(path)],
-            ).to_arrow_reader(_ROW_GROUP).read_all()
-            unknown = con.execute(
-                "SELECT DISTINCT k FROM (SELECT unnest(json_keys(json)) AS k "
-                f"FROM read_json_objects(?, format='newline_delimited', maximum_object_size={_MAX_LINE_BYTES})) "
-                "WHERE k NOT IN (SELECT unnest(?::VARCHAR[])) LIMIT 1",
-                [str(path), list(_JSONL_COLUMNS)],
-            ).fetchone()
+            with _without_bom(path) as readable:
+                # One row per non-blank line, in file order: row i is "record" i.
+                # Streamed in row-group-sized batches: faster than one table, and what the insert wants.
+                records = con.execute(
+                    f"SELECT {node_columns}, format, version, trace::VARCHAR AS trace "
+                    f"FROM read_json(?, format='newline_delimited', columns={_JSONL_COLUMNS!r}, "
+                    f"maximum_object_size={MAX_NODE_BYTES})",
+                    [str(readable)],
+                ).to_arrow_reader(_ROW_GROUP).read_all()
+                unknown = con.execute(
+                    "SELECT DISTINCT k FROM (SELECT unnest(json_keys(json)) AS k "
+                    f"FROM read_json_objects(?, format='newline_delimited', maximum_object_size={MAX_NODE_BYTES})) "
+                    "WHERE k NOT IN (SELECT unnest(?::VARCHAR[])) LIMIT 1",
+                    [str(readable), list(_JSONL_COLUMNS)],
+                ).fetchone()
         except duckdb.Error as exc:
             raise _jsonl_error(path, source, exc) from None
         if unknown:
@@ -866,6 +972,8 @@ def read_trellis_jsonl(path: Path, source: str) -> list[tuple[dict[str, Any], in
         for record, metadata in con.execute(_JSONL_DEEP_CANDIDATES).fetchall():
             if nested_too_deep(metadata):
                 raise InputError(source, TOO_DEEP, _line_of_record(path, record))
+        for record, metadata in con.execute(_JSONL_NON_FINITE_CANDIDATES).fetchall():
+            _load_finite(metadata, source, _line_of_record(path, record), "metadata")
         result = []
         ends = [h[0] for h in headers[1:]] + [records.num_rows]
         nodes = records.select(NODE_ARROW_SCHEMA.names)
@@ -876,10 +984,36 @@ def read_trellis_jsonl(path: Path, source: str) -> list[tuple[dict[str, Any], in
             table = nodes.slice(record + 1, end - record - 1).cast(NODE_ARROW_SCHEMA)
             if metadata_json and nested_too_deep(metadata_json):
                 raise InputError(source, f"trace: {TOO_DEEP}", line)
-            result.append((json.loads(trace_json), line, table))
+            result.append((_load_finite(trace_json, source, line, "trace"), line, table))
         return result
     finally:
         con.close()
+
+
+@contextmanager
+def _without_bom(path: Path) -> Iterator[Path]:
+    """The file, or a copy without the byte-order mark some Windows tools write, which DuckDB refuses."""
+    with path.open("rb") as f:
+        if f.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
+            yield path
+            return
+        with tempfile.TemporaryDirectory() as folder:
+            copy = Path(folder) / path.name
+            with copy.open("wb") as out:
+                shutil.copyfileobj(f, out)
+            yield copy
+
+
+def _load_finite(json_text: str, source: str, line: int, what: str) -> Any:
+    """A JSON text DuckDB accepted, as Python; a NaN or Infinity in it is an InputError."""
+    try:
+        value = json.loads(json_text)
+    except ValueError:  # DuckDB also reads nan and inf in any letter case; Python's json does not
+        raise InputError(source, f"{what}: {NON_FINITE}", line) from None
+    found = non_finite_at(value)
+    if found:
+        raise InputError(source, f"{what}: {NON_FINITE} ({found})", line)
+    return value
 
 
 def _sql_literal(value: object) -> str:
@@ -893,6 +1027,7 @@ _JSONL_DEFAULTS = {
 _KINDS = ", ".join(f"'{k.value}'" for k in NodeKind)
 _STATUSES = ", ".join(f"'{s.value}'" for s in Status)
 _NON_NEGATIVE = [name for name, f in Node.model_fields.items() if any(getattr(m, "ge", None) == 0 for m in f.metadata)]
+_FLOATS = [f.name for f in NODE_ARROW_SCHEMA if f.type == pa.float64()]
 
 # The first record that breaks a rule the Node model states, with what is wrong.
 # Nulls for `order`, `kind` and `status` take the model's defaults below.
@@ -906,6 +1041,7 @@ SELECT record, CASE
     WHEN kind NOT IN ({_KINDS}) THEN 'kind ' || kind || ' is not one of {_KINDS.replace("'", "")}'
     WHEN status NOT IN ({_STATUSES}) THEN 'status ' || status || ' is not one of {_STATUSES.replace("'", "")}'
     WHEN metadata IS NOT NULL AND json_type(metadata) <> 'OBJECT' THEN 'metadata must be an object'
+    {" ".join(f"WHEN NOT isfinite({n}) THEN '{n}: {NON_FINITE}'" for n in _FLOATS)}
     {" ".join(f"WHEN {n} < 0 THEN '{n} must not be negative'" for n in _NON_NEGATIVE)}
     END AS problem
 FROM records WHERE problem IS NOT NULL ORDER BY record LIMIT 1
@@ -919,9 +1055,24 @@ WHERE length(metadata::VARCHAR) > {MAX_NESTING}
 ORDER BY record
 """
 
+# Metadata that may hold NaN or Infinity (which DuckDB reads in any letter case) or a number too
+# big for a double; text inside strings can match too, so Python decides.
+_JSONL_NON_FINITE_CANDIDATES = r"""
+SELECT record, metadata::VARCHAR FROM records
+WHERE regexp_matches(metadata::VARCHAR, '[:\[,]\s*-?(nan|inf)|[0-9]e\+?[0-9]{3}', 'i')
+ORDER BY record
+"""
+
 
 def _jsonl_error(path: Path, source: str, exc: duckdb.Error) -> InputError:
     message = str(exc).split("\n")[0]
+    if "maximum_object_size" in message:  # DuckDB names neither the line nor our limit
+        line, size = next(((n, len(text)) for n, text in _lines(path) if len(text) > MAX_NODE_BYTES), (None, 0))
+        return InputError(source, f"line holds {size / MB:.1f} MB, over {NODE_LIMIT}", line)
+    cast = re.search(r"in line (\d+): Failed to cast value to numerical: (.*)", message)
+    if cast:  # DuckDB's "line" counts non-blank lines, and it names the value but not the field
+        line = _line_of_record(path, int(cast.group(1)) - 1)
+        return InputError(source, _whole_number_field_problem(path, line, cast.group(2)), line)
     line = re.search(r"line (\d+)", message)
     if "end of data" in message:  # DuckDB names the line after a truncated last record
         line = re.search(r"(\d+)", str(_line_of_record(path, -1)))
@@ -942,6 +1093,28 @@ def _line_of_record(path: Path, record: int) -> int:
                 if seen == record:
                     return number
     return last
+
+
+def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    with path.open("rb") as f:
+        yield from enumerate(f, start=1)
+
+
+def _whole_number_field_problem(path: Path, line: int, shown: str) -> str:
+    """What is wrong with the value `shown` on that line of a file, which DuckDB could not read as a whole number."""
+    text = next((text for n, text in _lines(path) if n == line), b"")
+    try:
+        record, value = json.loads(text), json.loads(shown)
+    except (ValueError, RecursionError):
+        record, value = {}, None
+    if not isinstance(record, dict):
+        record = {}
+    fields = [k for k, v in record.items() if v == value and _JSONL_COLUMNS.get(k) == "BIGINT"]
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    whole = isinstance(value, int) and not isinstance(value, bool)
+    problem = (whole and whole_number_problem(value)) or f"should be a whole number, got {shown[:40]}"
+    return f"{fields[0]}: {problem}" if fields else problem
 
 
 def _line_with_key(path: Path, key: str) -> int | None:

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from core.explore import compare, teacher_student_pairs, tree_window
+from core.explore import compare, one_line, teacher_student_pairs, tree_window
 from core.render import tree_dot
 
 store = ui.store()
@@ -27,7 +27,7 @@ def pick(side: str) -> None:
 
 def label(trace_id: str) -> str:
     s = summaries[trace_id]
-    return f"{s.title or s.id} · {s.role} · {s.node_count:,} nodes"
+    return f"{one_line(s.title or s.id, 120)} · {s.role} · {s.node_count:,} nodes"
 
 
 ids = list(summaries)
@@ -36,7 +36,7 @@ pick_left.selectbox("Left (usually the teacher)", ids, index=ids.index(left_id),
 pick_right.selectbox("Right (usually the student)", ids, index=ids.index(right_id), format_func=label, key="pick_right", on_change=pick, args=("right",))
 
 left, right = ui.trace_view(left_id), ui.trace_view(right_id)
-alignment = ui.alignment(left_id, right_id)
+alignment = ui.alignment(left, right)
 comparison = compare(left, right, alignment)
 
 columns = st.columns(6)
@@ -75,7 +75,7 @@ for column, view, focus_id, tags, unmatched in (
     (right_col, right, focus_pair.right, right_tags, right_only),
 ):
     window = tree_window(view, focus_id, depth=depth, budget=150)
-    column.caption(ui.plain(view.trace.title or view.trace.id))
+    column.caption(ui.plain(one_line(view.trace.title or view.trace.id, 200)))
     column.graphviz_chart(tree_dot(view, window, focus_id, tags=tags, outlined=unmatched), width="stretch")
     column.page_link(ui.PAGES["trace"], label="Open in the trace explorer", icon=":material/account_tree:",
                      query_params={"trace": view.trace.id, "node": focus_id})

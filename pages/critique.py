@@ -5,12 +5,16 @@ import json
 import streamlit as st
 
 import ui
+from core.auth import Action
 from core.critique import review
 from core.critique.models import Category, ReviewStatus, Severity
 from core.critique.package import build_package
-from core.critique.teacher import STRUCTURAL_TEACHER, CritiqueError, TeacherSettings, default_reference, run_critique
+from core.critique.teacher import (
+    DEFAULT_TIMEOUT, STRUCTURAL_TEACHER, CritiqueError, TeacherSettings, default_reference, run_critique,
+)
 from core.errors import TrellisError
-from core.explore import tree_window
+from core.explore import one_line, tree_window
+from core.model_catalog import BUILT_IN, MAX_TIMEOUT, CatalogError
 from core.render import tree_dot
 
 store = ui.store()
@@ -22,7 +26,7 @@ if not summaries:
 
 # ------------------------------------------------------------------ who is reviewing
 
-reviewer = ui.ask_reviewer_name()
+reviewer = ui.actor()
 
 # ------------------------------------------------------------------ what to critique
 
@@ -31,7 +35,7 @@ students = [i for i in ids if summaries[i].role == "student"] or ids
 wanted = st.query_params.get("trace")
 student_id = st.selectbox(
     "Student trace", ids, index=ids.index(wanted if wanted in summaries else students[0]),
-    format_func=lambda i: f"{summaries[i].title or i} · {summaries[i].role} · {i}",
+    format_func=lambda i: f"{one_line(summaries[i].title or i, 120)} · {summaries[i].role} · {i}",
 )
 st.query_params["trace"] = student_id
 student = store.load_trace(student_id)
@@ -39,26 +43,33 @@ suggested = default_reference(store, student)
 choices = ["(none: critique the trace on its own)", *[i for i in ids if i != student_id]]
 reference_choice = st.selectbox(
     "Reference", choices, index=choices.index(suggested) if suggested in choices else 0,
-    format_func=lambda i: i if i.startswith("(") else f"{summaries[i].title or i} · {summaries[i].role} · {i}",
+    format_func=lambda i: i if i.startswith("(") else f"{one_line(summaries[i].title or i, 120)} · {summaries[i].role} · {i}",
     help="Default: the teacher trace of the same task class.",
 )
 reference_id = None if reference_choice.startswith("(") else reference_choice
 
+# Only the operator's models, chosen by name: where a call goes and which key it carries is never the visitor's to say.
+try:
+    catalog = ui.model_catalog()
+except CatalogError as exc:
+    st.error(f"{ui.plain(str(exc))} · only the built-in structural critic is offered until the models file is fixed.")
+    catalog = {STRUCTURAL_TEACHER: BUILT_IN}
 with st.expander("Teacher model", expanded=False):
-    teacher = st.text_input(
-        "litellm model", STRUCTURAL_TEACHER,
-        help="trellis/structural needs no network. Any litellm model string works with your own keys, "
-             "e.g. openai/gpt-4o-mini, anthropic/claude-sonnet-4-5, ollama/llama3.1 (keys from the environment).",
+    teacher = st.selectbox(
+        "Teacher", list(catalog),
+        format_func=lambda name: name if catalog[name].model == name else f"{name} · {catalog[name].model}",
+        help="trellis/structural needs no network. The others are the models this server's operator configured.",
     )
-    api_base = st.text_input("API base URL (optional)", help="For an OpenAI-compatible server.")
-    timeout = st.number_input("Timeout per call (s)", 1.0, 600.0, 60.0)
+    timeout = st.number_input("Timeout per call (s)", 1.0, MAX_TIMEOUT, catalog[teacher].timeout or DEFAULT_TIMEOUT)
 
-if st.button("Run critique", type="primary"):
+if st.button("Run critique", type="primary", disabled=not reviewer.can(Action.CRITIQUE),
+             help=None if reviewer.can(Action.CRITIQUE) else "Reviewers and above run critiques."):
     ui.provider_keys_from_secrets()
-    settings = TeacherSettings(model=teacher.strip() or STRUCTURAL_TEACHER, timeout=timeout, api_base=api_base or None)
-    with st.status(f"Critiquing with {settings.model}…", expanded=True) as status:
+    settings = TeacherSettings(teacher=teacher, timeout=timeout)
+    with st.status(f"Critiquing with {teacher}…", expanded=True) as status:
         try:
-            result = run_critique(store, student_id, reference_id, settings, progress=st.write)
+            result = run_critique(store, student_id, reference_id, settings, catalog=catalog, progress=st.write,
+                                  actor=reviewer)
         except (CritiqueError, TrellisError) as exc:
             status.update(label="Critique failed; nothing was stored", state="error")
             st.error(ui.plain(str(exc)))
@@ -94,7 +105,7 @@ shown = [
 proposed = [a for a in annotations if a.status == "proposed"]
 top = st.columns([3, 2, 2])
 top[0].caption(f"{len(shown)} of {len(annotations)} annotations shown · {len(proposed)} awaiting review")
-if top[1].button(f"Accept all {len(proposed)} proposed", disabled=not proposed or not reviewer):
+if top[1].button(f"Accept all {len(proposed)} proposed", disabled=not proposed or not reviewer.can(Action.REVIEW)):
     review.accept_all_proposed(store, student_id, reviewer)
     st.rerun()
 
@@ -137,7 +148,7 @@ for a in shown:
         head[0].markdown(
             f"{SEVERITY_BADGE[a.severity]} **{a.category.replace('_', ' ')}** · {ui.plain(node_label)} · _{a.status}_"
         )
-        disabled = not reviewer
+        disabled = not reviewer.can(Action.REVIEW)
         head[1].button("Accept", key=f"accept:{a.id}", disabled=disabled or a.status == "accepted",
                        on_click=act, args=(review.accept, a.id))
         head[2].button("Reject", key=f"reject:{a.id}", disabled=disabled or a.status == "rejected",

@@ -8,6 +8,7 @@ import streamlit as st
 
 import ui
 from core.errors import InputError, TrellisError
+from core.explore import one_line
 from core.importers import import_files
 
 store = ui.store()
@@ -29,7 +30,8 @@ with st.expander("Import trace files", icon=":material/upload:"):
                 path = Path(folder) / name
                 path.write_bytes(upload.getbuffer())
                 try:
-                    imported = import_files(store, [path])
+                    imported = import_files(store, [path], on_identical=lambda message: st.info(
+                        ui.plain(message.replace(f"{folder}/", "")), icon=":material/check:"))
                 except InputError as exc:
                     where = f"{name}:{exc.line}" if exc.line is not None else name
                     st.error(ui.plain(f"{where}: {exc.message}"), icon=":material/error:")
@@ -54,10 +56,10 @@ annotations = store.annotation_counts()
 table = pd.DataFrame(
     {
         "open": [ui.page_url("trace", trace=s.id) for s in summaries],
-        "title": [s.title or s.id for s in summaries],
-        "task class": [s.task_class for s in summaries],
+        "title": [one_line(s.title or s.id, 200) for s in summaries],
+        "task class": [s.task_class and one_line(s.task_class, 100) for s in summaries],
         "role": [s.role for s in summaries],
-        "model": [s.agent or ", ".join(models.get(s.id, [])) or None for s in summaries],
+        "model": [one_line(s.agent or ", ".join(models.get(s.id, [])), 200) or None for s in summaries],
         "status": ["failed calls" if s.error_count else "ok" for s in summaries],
         "nodes": [s.node_count for s in summaries],
         "depth": [s.depth for s in summaries],
@@ -77,7 +79,7 @@ chosen = {
     "role": filter_cols[1].multiselect("Role", sorted(table["role"].unique())),
     "status": filter_cols[3].multiselect("Status", ["ok", "failed calls"]),
 }
-chosen_models = filter_cols[2].multiselect("Model", all_models)
+chosen_models = filter_cols[2].multiselect("Model", all_models, format_func=lambda m: one_line(m, 100))
 
 shown = table
 for column, values in chosen.items():

@@ -4,7 +4,9 @@ import pandas as pd
 import streamlit as st
 
 import ui
+from core.auth import Action
 from core.errors import TrellisError
+from core.explore import one_line
 from core.retrieval import rank_scaffolds
 from core.scaffolds import (
     Scaffold, ScaffoldConflict, ScaffoldStatus, diff_scaffolds, draft_scaffold, export, reapply, side_by_side,
@@ -19,10 +21,7 @@ st.caption(
 )
 
 
-# ------------------------------------------------------------- who is acting
-
-
-ui.ask_reviewer_name()
+actor = ui.actor()
 
 flash = st.session_state.pop("scaffold_flash", None)
 with st.container():  # always drawn, so the elements below keep their places when it is empty
@@ -38,7 +37,7 @@ with st.expander("New scaffold from traces", icon=":material/add:", expanded=not
     if not summaries:
         st.info("The library is empty; import traces on the Library page first.")
     else:
-        labels = {s.id: f"{s.title or s.id} · {s.role} · {s.task_class or 'no class'}" for s in summaries}
+        labels = {s.id: f"{one_line(s.title or s.id, 120)} · {s.role} · {one_line(s.task_class or 'no class', 100)}" for s in summaries}
         mode = st.radio("From", [ONE_TRACE, STRATEGY, CRITIQUE], horizontal=True, key="new_mode")
         if mode == STRATEGY:
             chosen = st.multiselect("Traces", list(labels), format_func=labels.get, key="new_traces")
@@ -46,9 +45,10 @@ with st.expander("New scaffold from traces", icon=":material/add:", expanded=not
             teachers = [s.id for s in summaries if s.role == "teacher"] or list(labels)
             chosen = [st.selectbox("Trace", list(labels), index=list(labels).index(teachers[0]),
                                    format_func=labels.get, key="new_trace")]
-        if st.button("Extract a draft", type="primary", disabled=not chosen):
+        if st.button("Extract a draft", type="primary", disabled=not chosen or not actor.can(Action.EDIT),
+                     help=None if actor.can(Action.EDIT) else "Reviewers and above extract drafts."):
             try:
-                draft = draft_scaffold(store, chosen, author=ui.reviewer_name(), from_critique=mode == CRITIQUE)
+                draft = draft_scaffold(store, chosen, author=actor, from_critique=mode == CRITIQUE)
             except TrellisError as exc:
                 st.error(ui.plain(str(exc)), icon=":material/error:")
             else:
@@ -70,7 +70,7 @@ st.dataframe(
         "id": [r.scaffold_id for r in rows],
         "title": [r.title for r in rows],
         "kind": [r.kind for r in rows],
-        "task class": [r.task_class for r in rows],
+        "task class": [r.task_class and one_line(r.task_class, 100) for r in rows],
         "latest": [f"v{r.latest_version}" for r in rows],
         "status": [str(r.latest_status) for r in rows],
         "approved": [f"v{r.approved_version}" if r.approved_version else "—" for r in rows],
@@ -228,9 +228,10 @@ def show_editor() -> None:
         else:
             st.text("none yet")
     comment = st.text_input("What changed and why", key=f"comment:{suffix}")
-    if st.button("Save as a new version", type="primary", disabled=not changes, icon=":material/save:"):
+    if st.button("Save as a new version", type="primary", disabled=not changes or not actor.can(Action.EDIT),
+                 icon=":material/save:", help=None if actor.can(Action.EDIT) else "Reviewers and above save edits."):
         try:
-            saved = store.save_scaffold(scaffold_id, edited, author=ui.reviewer_name(), comment=comment, based_on=base_number)
+            saved = store.save_scaffold(scaffold_id, edited, author=actor, comment=comment, based_on=base_number)
         except ScaffoldConflict as exc:
             st.session_state[conflict_key] = {"base": base_number, "mine": edited.model_dump_json(),
                                               "theirs": exc.latest.version, "message": str(exc)}
@@ -265,7 +266,7 @@ with compare_tab:
 
 def decide(status: ScaffoldStatus, comment: str) -> None:
     try:
-        result = store.set_scaffold_status(scaffold_id, shown.version, status, actor=ui.reviewer_name(), comment=comment)
+        result = store.set_scaffold_status(scaffold_id, shown.version, status, actor=actor, comment=comment)
     except TrellisError as exc:
         st.error(ui.plain(str(exc)), icon=":material/error:")
     else:
@@ -278,20 +279,33 @@ with review_tab:
     st.markdown(f"Version {shown.version} is **{shown.status}**{ui.plain(reviewed)}.")
     if shown.review_comment:
         ui.show_text("Review comment", shown.review_comment)
-    if not ui.reviewer_name():
-        st.info("Enter your name in the sidebar: approving, rejecting and deprecating record who decided.")
     status = ScaffoldStatus(shown.status)
+    may_decide = actor.can(Action.DECIDE)
+    own_edit = shown.author == actor.name and not actor.single_user
+    if not may_decide:
+        st.info(ui.plain(f"You are a {actor.role}: only approvers approve, reject or deprecate."),
+                icon=":material/lock:")
+    elif own_edit and status == ScaffoldStatus.IN_REVIEW:
+        st.info("You saved this version, so another approver has to approve it.", icon=":material/lock:")
     if status in (ScaffoldStatus.DRAFT, ScaffoldStatus.IN_REVIEW, ScaffoldStatus.APPROVED):
         review_comment = st.text_input("Review comment", key=f"review:{scaffold_id}:{shown.version}")
         buttons = st.columns(4)
-        if status == ScaffoldStatus.DRAFT and buttons[0].button("Submit for review", icon=":material/send:"):
+        if status == ScaffoldStatus.DRAFT and buttons[0].button(
+            "Submit for review", icon=":material/send:", disabled=not actor.can(Action.SUBMIT),
+            help="Approval needs a version submitted for review.",
+        ):
             decide(ScaffoldStatus.IN_REVIEW, review_comment)
-        if status != ScaffoldStatus.APPROVED:
-            if buttons[1].button("Approve", type="primary", icon=":material/verified:"):
-                decide(ScaffoldStatus.APPROVED, review_comment)
-            if buttons[2].button("Reject", icon=":material/block:"):
-                decide(ScaffoldStatus.REJECTED, review_comment)
-        elif buttons[3].button("Deprecate", icon=":material/archive:"):
+        if status == ScaffoldStatus.IN_REVIEW and buttons[1].button(
+            "Approve", type="primary", icon=":material/verified:", disabled=not may_decide or own_edit
+        ):
+            decide(ScaffoldStatus.APPROVED, review_comment)
+        if status != ScaffoldStatus.APPROVED and buttons[2].button(
+            "Reject", icon=":material/block:", disabled=not may_decide
+        ):
+            decide(ScaffoldStatus.REJECTED, review_comment)
+        if status == ScaffoldStatus.APPROVED and buttons[3].button(
+            "Deprecate", icon=":material/archive:", disabled=not may_decide
+        ):
             decide(ScaffoldStatus.DEPRECATED, review_comment)
     else:
         st.caption("A rejected or deprecated version is final; edit the scaffold to make a new version.")

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from core.explore import MEASURES, search_trace, tree_window
+from core.explore import MEASURES, one_line, search_trace, tree_window
 from core.render import KIND_STYLE, TIMELINE_CALLS, short_number, timeline_figure, tree_dot
 
 store = ui.store()
@@ -36,12 +36,12 @@ if trace_id not in summaries:
         st.warning(ui.plain(f"No trace {trace_id!r} in this library; pick one below."))
     st.selectbox(
         "Trace", list(summaries), index=None, key="trace_picker", on_change=select_trace,
-        format_func=lambda i: f"{summaries[i].title or i} · {summaries[i].role} · {i}",
+        format_func=lambda i: f"{one_line(summaries[i].title or i, 120)} · {summaries[i].role} · {i}",
     )
     st.stop()
 
 view = ui.trace_view(trace_id)
-stats = ui.stats(trace_id)
+stats = ui.stats(view)
 node_id = st.query_params.get("node")
 if node_id not in view.nodes:
     if node_id:
@@ -54,8 +54,8 @@ collapsed = st.session_state.setdefault(f"collapsed:{trace_id}", set())
 # ------------------------------------------------------------------ header
 
 trace = view.trace
-st.title(ui.plain(trace.title or trace.id))
-st.caption(ui.plain(" · ".join(str(v) for v in (trace.id, trace.role, trace.agent, trace.task_class, trace.source_format) if v)))
+st.title(ui.plain(one_line(trace.title or trace.id, 200)))
+st.caption(ui.plain(" · ".join(one_line(str(v), 100) for v in (trace.id, trace.role, trace.agent, trace.task_class, trace.source_format) if v)))
 columns = st.columns(6)
 columns[0].metric("Nodes", short_number(stats.nodes), help=f"{stats.nodes:,} nodes")
 columns[1].metric("Depth", stats.depth)
@@ -112,7 +112,7 @@ with overview_tab:
     size_col, colour_col = st.columns(2)
     size_by = size_col.segmented_control("Size by", MEASURES, default="tokens", key="size_by") or "tokens"
     colour_by = colour_col.segmented_control("Colour by", ["kind", "status"], default="kind", key="colour_by") or "kind"
-    overview = ui.overview(trace_id, size_by, colour_by)
+    overview = ui.overview(view, size_by, colour_by)
 
     def select_clicked_segment() -> None:
         points = st.session_state[f"overview:{trace_id}"]["selection"]["points"]
@@ -158,7 +158,7 @@ with stats_tab:
                     "node": stats.failed,
                     "kind": [view.nodes[i].kind for i in stats.failed],
                     "sub-problem": [view.label(i, 120) for i in stats.failed],
-                    "error": [view.nodes[i].error for i in stats.failed],
+                    "error": [one_line(view.nodes[i].error or "", 200) for i in stats.failed],
                 }
             ),
             hide_index=True,
@@ -202,7 +202,7 @@ with right:
     facts = {
         "kind": node.kind,
         "status": node.status,
-        "model": node.model or "—",
+        "model": one_line(node.model, 100) if node.model else "—",
         "tokens in / out": f"{node.tokens_in or 0:,} / {node.tokens_out or 0:,}",
         "cost": "—" if node.cost is None else f"${node.cost:,.6f}",
         "subtree": f"{view.subtree_size[node_id]:,} nodes",
@@ -215,16 +215,20 @@ with right:
 
     if node.status == "error" or node.error:
         st.error("This call failed.", icon=":material/error:")
-        ui.show_text("Error", node.error)
-    ui.show_text("Sub-problem", node.subproblem or node.name, height=200)
-    size = [f"{len(node.context or ''):,} characters shown"]
+        ui.show_text("Error", node.error, file_name=f"{node_id}-error.txt")
+    ui.show_text("Sub-problem", node.subproblem or node.name, height=200, file_name=f"{node_id}-subproblem.txt")
+    size = [f"{len(node.context or ''):,} characters recorded"]
     if node.context_chars is not None:
         size.append(f"{node.context_chars:,} characters in full")
     if node.context_tokens is not None:
         size.append(f"{node.context_tokens:,} tokens")
-    ui.show_text(f"Context carried forward ({', '.join(size)})", node.context, height=300)
-    ui.show_text("Output", node.output, height=300)
+    ui.show_text(f"Context carried forward ({', '.join(size)})", node.context, height=300, file_name=f"{node_id}-context.txt")
+    ui.show_text("Output", node.output, height=300, file_name=f"{node_id}-output.txt")
     if node.aggregation or node.kind == "aggregate":
-        ui.show_text("Aggregation rule", node.aggregation)
+        ui.show_text("Aggregation rule", node.aggregation, file_name=f"{node_id}-aggregation.txt")
+
+    def raw_json() -> str:
+        return json.dumps(node.model_dump(mode="json"), indent=2, ensure_ascii=False)
+
     with st.expander("Raw JSON"):
-        st.code(json.dumps(node.model_dump(mode="json"), indent=2, ensure_ascii=False), language="json", wrap_lines=True, height=400)
+        ui.show_text("The node as Trellis JSON", raw_json(), language="json", height=400, file_name=f"{node_id}.json", full=raw_json)

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -37,13 +37,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(db: Path) -> Iterator[str]:
-    """`streamlit run app.py` on a free port over the database `db`; yields its URL."""
-    port = free_port()
+def serve(db: Path, *, port: int | None = None, options: Sequence[str] = (), env: Mapping[str, str] | None = None
+          ) -> Iterator[str]:
+    """`streamlit run app.py` on a free port (or ``port``) over the database `db`, with extra Streamlit
+    ``options`` (e.g. ``--secrets.files``) and environment; yields its URL."""
+    port = port or free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
-         "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false", "--", "--db", str(db)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "TRELLIS_DB": ""},
+         "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false", *options, "--", "--db", str(db)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "TRELLIS_DB": "", **(env or {})},
     )
     url = f"http://127.0.0.1:{port}"
     try:

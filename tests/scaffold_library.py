@@ -6,10 +6,11 @@ from pathlib import Path
 
 from core import Store, import_files
 from core.models import Node, Trace
-from core.scaffolds import ScaffoldStatus, draft_scaffold
+from core.scaffolds import draft_scaffold
 from core.store import LoadedTrace, nodes_to_arrow
 from core.tree import check_tree
 from tests.conftest import SAMPLES
+from tests.people import DANA, approve
 
 
 def sample_files() -> list[Path]:
@@ -25,8 +26,8 @@ def approve_teacher_scaffolds(store: Store) -> dict[str, str]:
     approved = {}
     for summary in store.list_traces():
         if summary.role == "teacher":
-            draft = draft_scaffold(store, [summary.id], author="extractor")
-            store.set_scaffold_status(draft.version.scaffold_id, 1, ScaffoldStatus.APPROVED, actor="Dana Reviewer")
+            draft = draft_scaffold(store, [summary.id], author=DANA)
+            approve(store, draft.version.scaffold_id, 1)
             approved[summary.task_class] = draft.version.scaffold_id
     return approved
 

@@ -123,3 +123,39 @@ def test_compare_page_takes_both_traces_from_the_address(library):
     at = open_page("compare", left=left, right=right)
     assert not at.exception
     assert (at.selectbox(key="pick_left").value, at.selectbox(key="pick_right").value) == (left, right)
+
+
+def test_a_huge_field_is_shown_as_a_head_with_the_rest_as_a_download(tmp_path, monkeypatch):
+    from core import Store, import_files
+    from core.explore import SHOWN_CHARS
+    from tests.conftest import trellis_json
+
+    huge = "word " * 12_000  # 60,000 characters
+    path = tmp_path / "huge.json"
+    path.write_text(trellis_json("huge", [
+        {"id": "root", "kind": "decompose", "subproblem": "Read the report"},
+        {"id": "big", "parent_id": "root", "kind": "leaf", "subproblem": huge, "output": huge, "context": huge,
+         "name": "n" * 100_000, "model": "m" * 100_000, "status": "error", "error": huge},
+    ], title="t" * 100_000))
+    db = tmp_path / "huge.duckdb"
+    with Store(db) as store:
+        import_files(store, [path])
+    monkeypatch.setenv("TRELLIS_DB", str(db))
+
+    at = open_page("trace", trace="huge", node="big")
+    assert not at.exception
+    assert max(len(c.value) for c in at.code) <= SHOWN_CHARS
+    assert max(element_sizes(at._tree)) < SHOWN_CHARS + 1000  # every element, tables and charts too
+    cut = [c.value for c in at.caption if c.value.startswith("Showing the first")]
+    assert cut[:4] == [f"Showing the first {SHOWN_CHARS:,} of {len(huge):,} characters."] * 4
+    downloads = at.get("download_button")
+    assert len(downloads) == 5  # error, sub-problem, context, output, raw JSON
+    assert all(d.proto.ByteSize() < 2000 for d in downloads)  # a button, not the text
+
+
+def element_sizes(node) -> list[int]:
+    """The size of every element message in an AppTest tree."""
+    sizes = [node.proto.ByteSize()] if hasattr(getattr(node, "proto", None), "ByteSize") else []
+    for child in getattr(node, "children", {}).values():
+        sizes += element_sizes(child)
+    return sizes

@@ -1,5 +1,6 @@
 """The Critique page, run by AppTest against a real DuckDB file holding the library."""
 
+from core.auth import os_account
 from tests.explorer_library import open_page
 
 
@@ -8,7 +9,6 @@ def button(at, label):
 
 
 def run_critique(at):
-    at.sidebar.text_input[0].input("Ada").run()
     button(at, "Run critique").click().run()
     return at
 
@@ -38,11 +38,13 @@ def test_accept_edit_and_reject_from_the_page(library):
     assert any("rejected" in m.value for m in at.markdown if "·" in m.value)
 
 
-def test_review_buttons_wait_for_a_name(library):
+def test_in_local_mode_reviews_are_recorded_under_the_local_account(library):
     student = next(i for i in library if "student" in i)
-    at = open_page("critique", trace=student)
-    button(at, "Run critique").click().run()
-    assert all(b.disabled for b in at.button if b.label in ("Accept", "Reject"))
+    at = run_critique(open_page("critique", trace=student))
+    [b for b in at.button if b.label == "Accept" and not b.disabled][0].click().run()
+    assert not at.sidebar.text_input  # nobody types a name
+    history = [t.value for t in at.text if " · accepted" in t.value]
+    assert history and all(f" · {os_account()} · accepted" in h for h in history)
 
 
 def test_edit_an_annotation_from_the_page(library):
@@ -64,3 +66,53 @@ def test_hostile_trace_text_in_a_critique_is_shown_as_text(library):
     assert headers and all("<script>" not in h and "<img" not in h for h in headers)
     shown = "\n".join(t.value for t in at.text)
     assert "<script>alert(" in shown and "[x](javascript:alert(1))" in shown  # as typed, never rendered
+
+
+OPERATOR_MODELS = """
+[models.operator-local]
+model = "openai/local-teacher"
+api_base = "http://127.0.0.1:9/v1"
+api_key_env = "TRELLIS_TEST_UNSET_KEY"
+"""
+
+
+def test_the_page_offers_only_the_operators_models_and_ignores_injected_endpoints(library, tmp_path, monkeypatch):
+    models = tmp_path / "models.toml"
+    models.write_text(OPERATOR_MODELS)
+    monkeypatch.setenv("TRELLIS_MODELS", str(models))
+    monkeypatch.delenv("TRELLIS_TEST_UNSET_KEY", raising=False)
+    student = next(i for i in library if "student" in i)
+    at = open_page("critique", trace=student, teacher="openai/gpt-4o-mini", model="openai/gpt-4o-mini",
+                   api_base="http://127.0.0.1:8650/v1")
+    assert not at.exception
+    [teacher] = [s for s in at.selectbox if s.label == "Teacher"]
+    assert teacher.options == ["trellis/structural", "operator-local · openai/local-teacher"]
+    assert teacher.value == "trellis/structural"
+    assert [t.label for t in at.text_input if t.label != "Your name"] == []  # no free-text model or URL field
+
+    button(at, "Run critique").click().run()
+    assert any(m.value == "Asking trellis/structural" for m in at.markdown)
+    assert any("proposed annotations" in s.label for s in at.status)
+
+    # The operator's entry is reached only by its name, and only with its own key: unset, nothing is sent.
+    teacher.set_value("operator-local").run()
+    button(at, "Run critique").click().run()
+    assert not at.exception
+    [error] = [e.value.replace("\\", "") for e in at.error]
+    assert error == "model 'operator-local': environment variable TRELLIS_TEST_UNSET_KEY is not set"
+    assert any(s.label == "Critique failed; nothing was stored" for s in at.status)
+
+
+def test_models_in_streamlit_secrets_are_offered_too(library, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.explorer_library import ROOT
+
+    monkeypatch.delenv("TRELLIS_MODELS", raising=False)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.secrets["models"] = {"haiku": {"model": "anthropic/claude-3-5-haiku-latest", "api_key_env": "ANTHROPIC_API_KEY"}}
+    at.switch_page("pages/critique.py")
+    at.run()
+    assert not at.exception
+    [teacher] = [s for s in at.selectbox if s.label == "Teacher"]
+    assert teacher.options == ["trellis/structural", "haiku · anthropic/claude-3-5-haiku-latest"]

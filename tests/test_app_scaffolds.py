@@ -8,8 +8,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import Store
+from core.auth import Role, local_actor, os_account
 from core.scaffolds import ScaffoldStatus
 from tests.conftest import ROOT
+from tests.people import DANA, approve
 from tests.scaffold_library import import_samples
 
 APP = str(ROOT / "app.py")
@@ -85,15 +87,15 @@ def test_extract_edit_compare_approve_and_export(db):
     assert any("+ 1. Split the contract by heading <b>first</b>" in c for c in compare)
     assert all("<b>" not in m.value for m in at.markdown)  # trace text is never rendered as HTML
 
-    button(at, "Approve").click().run()
-    assert f"approving {scaffold_id} v2 needs the reviewer's name" in unescaped(at.error[0].value)
-    at.sidebar.text_input[0].input("Lee Reviewer").run()
+    assert "Approve" not in [b.label for b in at.button]  # approval needs a submitted version
+    button(at, "Submit for review").click().run()
+    assert unescaped(at.success[0].value) == f"{scaffold_id} v2 is now in_review."
     at.text_input(key=f"review:{scaffold_id}:2").input("ready for the 8B student").run()
     button(at, "Approve").click().run()
     assert unescaped(at.success[0].value) == f"{scaffold_id} v2 is now approved."
     with Store(db) as store:
         approved = store.reusable_scaffold(scaffold_id)
-    assert (approved.version, approved.reviewer, approved.review_comment) == (2, "Lee Reviewer", "ready for the 8B student")
+    assert (approved.version, approved.reviewer, approved.review_comment) == (2, os_account(), "ready for the 8B student")
     assert any(c.value.startswith(f"=== SCAFFOLD {scaffold_id} v2") for c in at.code)  # the export tab's prompt
 
 
@@ -111,7 +113,7 @@ def test_two_people_editing_at_once_lose_nothing(db):
     button(dana, "Save as a new version").click().run()
     assert not dana.exception
     message = unescaped(dana.error[0].value)
-    assert "changed while you edited it: you started from version 1, but anonymous saved version 2" in message
+    assert f"changed while you edited it: you started from version 1, but {os_account()} saved version 2" in message
     diffs = "\n".join(c.value for c in dana.code if c.language == "diff")
     assert "+ 1. Lee: split by heading" in diffs  # their change
     assert "+ 3. Dana: review each section with the terms map" in diffs  # and her own edit, kept
@@ -133,8 +135,62 @@ def test_find_offers_only_approved_scaffolds_and_says_why(db):
     at.text_area(key="find_task").input("Review a services contract for liability and indemnity risk").run()
     assert "No approved scaffolds yet" in shown_text(at)
     with Store(db) as store:
-        store.set_scaffold_status(scaffold_id, 1, ScaffoldStatus.APPROVED, actor="Lee")
+        approve(store, scaffold_id, 1)
     at.run()
     found = table_with(at, "why")
     assert list(found["scaffold"]) == [scaffold_id]
     assert "words in common" in found["why"][0]
+
+
+# ------------------------------------------------------------- login and roles
+
+LOGIN = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "test", "client_id": "trellis",
+         "client_secret": "test", "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration"}
+
+
+def signed_in_as(email: str | None, **query) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.secrets["auth"] = LOGIN
+    at.user = {"is_logged_in": email is not None, **({"email": email} if email else {})}
+    at.query_params.update(query)
+    at.switch_page("pages/scaffolds.py")
+    return at.run()
+
+
+@pytest.fixture
+def submitted(db):
+    """A scaffold Dana extracted and submitted; Lee is an approver, Vic a viewer."""
+    with Store(db) as store:
+        admin = local_actor()
+        store.grant_role("lee@example.com", Role.APPROVER, admin)
+        store.grant_role("vic@example.com", Role.VIEWER, admin)
+        from core.scaffolds import draft_scaffold
+        draft = draft_scaffold(store, ["legal-msa-teacher-70b"], author=DANA)
+        store.set_scaffold_status(draft.version.scaffold_id, 1, ScaffoldStatus.IN_REVIEW, actor=DANA)
+    return draft.version.scaffold_id
+
+
+def test_with_login_configured_nobody_sees_a_page_before_signing_in(submitted):
+    at = signed_in_as(None)
+    assert [b.label for b in at.button] == ["Log in"]
+    assert not at.dataframe and not at.exception
+
+
+def test_a_viewer_sees_the_review_but_cannot_approve(submitted):
+    at = signed_in_as("vic@example.com", scaffold=submitted)
+    assert button(at, "Approve").disabled and button(at, "Reject").disabled
+    assert any("only approvers approve" in unescaped(i.value) for i in at.info)
+
+
+def test_an_approver_approves_someone_elses_submitted_version_under_their_own_name(submitted):
+    at = signed_in_as("lee@example.com", scaffold=submitted)
+    button(at, "Approve").click().run()
+    assert unescaped(at.success[0].value) == f"{submitted} v1 is now approved."
+    with Store(at.session_state["_db"] if "_db" in at.session_state else os.environ["TRELLIS_DB"]) as store:
+        assert store.reusable_scaffold(submitted).reviewer == "lee@example.com"
+        assert store.audit_log(1)[0].actor == "lee@example.com"
+
+
+def test_a_signed_in_person_never_types_a_name(submitted):
+    at = signed_in_as("lee@example.com", scaffold=submitted)
+    assert not at.sidebar.text_input

@@ -21,11 +21,8 @@ def test_edit_compare_and_approve_a_scaffold(page, app_url):
     open_app(page, app_url)
     page.get_by_test_id("stSidebarNavItems").get_by_role("link", name="Scaffolds").click()
     wait_until_idle(page)
-    name = page.get_by_role("textbox", name="Your name")
-    name.fill("Lee Reviewer")
-    name.press("Enter")
-    wait_until_idle(page)
 
+    expect(page.get_by_text("New scaffold from traces")).to_be_visible()
     if not page.get_by_role("button", name="Extract a draft").is_visible():
         page.get_by_text("New scaffold from traces").click()
         wait_until_idle(page)
@@ -59,6 +56,9 @@ def test_edit_compare_and_approve_a_scaffold(page, app_url):
     screenshot(page, "scaffolds-diff")
 
     page.get_by_role("tab", name="Review").click()
+    page.get_by_role("button", name="Submit for review").click()
+    wait_until_idle(page)
+    expect(page.get_by_text(f"{scaffold_id} v2 is now in_review.")).to_be_visible()
     page.get_by_role("textbox", name="Review comment").fill("ready for the 8B student")
     page.get_by_role("button", name="Approve").click()
     wait_until_idle(page)

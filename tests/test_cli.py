@@ -94,6 +94,35 @@ def test_a_value_nested_too_deep_to_keep_fails_in_one_line_and_stores_nothing(ca
     assert run(capsys, "list", "--db", db, "--json")[1].strip() == "[]"
 
 
+def test_a_number_too_big_to_store_fails_in_one_line_and_stores_nothing(capsys, db, tmp_path, small_tree):
+    small_tree[3]["tokens_in"] = 10**30
+    big = tmp_path / "big.json"
+    big.write_text(trellis_json("big", small_tree))
+    code, out, err = run(capsys, "import", str(big), "--db", db)
+    too_big = "nodes[3].tokens_in: 1e30 is larger than the largest whole number Trellis stores (2^63-1)"
+    assert (code, out, err) == (1, "", f"error: {big}: {too_big}\n")
+    assert run(capsys, "list", "--db", db, "--json")[1].strip() == "[]"
+
+
+def test_importing_a_file_again_skips_it_and_imports_what_is_new(capsys, db, tmp_path, trace_file, small_tree):
+    assert run(capsys, "import", str(trace_file), "--db", db)[0] == 0  # then killed before it could say so, say
+    other = tmp_path / "other.json"
+    other.write_text(trellis_json("other", small_tree))
+    code, out, err = run(capsys, "import", str(trace_file), str(other), "--db", db)
+    assert (code, out) == (0, "other\t4 nodes\n")
+    assert err == f"{trace_file}: already imported as trace contract (identical content); nothing to do\n"
+    code, out, err = run(capsys, "import", str(trace_file), "--replace", "--db", db)
+    assert (code, out, err) == (0, "contract\t4 nodes\n", "")  # --replace reads it again
+
+
+def test_import_help_states_the_size_limits(capsys):
+    with pytest.raises(SystemExit):
+        main(["import", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "largest file accepted, in MB (default 200)" in help_text
+    assert "in every format, one node (in JSONL, one line) may hold at most 16 MB" in help_text
+
+
 def test_unknown_trace_id(capsys, db):
     code, _, err = run(capsys, "show", "nope", "--db", db)
     assert code == 1 and err.startswith("error: no trace 'nope'")
@@ -137,3 +166,25 @@ def test_critique_with_an_unreachable_teacher_fails_in_one_line(capsys, monkeypa
     assert code == 1
     assert err.splitlines()[-1].startswith("error: teacher openai/gpt-4o-mini unreachable")
     assert run(capsys, "annotations", "legal-msa-student-8b", "--db", student_db, "--json")[1].strip() == "[]"
+
+
+def test_critique_teacher_is_a_configured_name_or_an_ad_hoc_model_with_only_its_own_key(
+        capsys, monkeypatch, tmp_path, student_db):
+    from tests.http_listener import Listener
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret")
+    monkeypatch.setenv("LOCAL_KEY", "sk-local")
+    with Listener(lifetime=60) as listener:
+        models = tmp_path / "models.toml"
+        models.write_text(f'[models.local]\nmodel = "openai/local-teacher"\napi_base = "{listener.url}"\n')
+        monkeypatch.setenv("TRELLIS_MODELS", str(models))
+        student = ["critique", "legal-msa-student-8b", "--retries", "0", "--timeout", "10", "--db", student_db]
+        assert run(capsys, *student, "--teacher", "local")[0] == 0
+        assert run(capsys, *student, "--teacher", "openai/ad-hoc", "--api-base", listener.url)[0] == 0
+        assert run(capsys, *student, "--teacher", "openai/ad-hoc", "--api-base", listener.url, "--api-key-env", "LOCAL_KEY")[0] == 0
+        code, _, err = run(capsys, *student, "--teacher", "local", "--api-base", "http://127.0.0.1:9/v1")
+    assert code == 1 and err.splitlines()[-1].startswith("error: --teacher local is a configured model with its own endpoint")
+    assert [r["headers"]["authorization"] for r in listener.requests] == [
+        "Bearer trellis-no-key", "Bearer trellis-no-key", "Bearer sk-local"]
+    assert [json.loads(r["body"])["model"] for r in listener.requests] == ["local-teacher", "ad-hoc", "ad-hoc"]
+    assert "sk-test-secret" not in listener.seen()

@@ -20,6 +20,14 @@ STUDENT = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def models_file(tmp_path, monkeypatch):
+    """The operator's catalog for these tests: gpt-4o-mini under its own model string, reached with the environment's key."""
+    path = tmp_path / "trellis-models.toml"
+    path.write_text('[models."openai/gpt-4o-mini"]\nmodel = "openai/gpt-4o-mini"\n')
+    monkeypatch.setenv("TRELLIS_MODELS", str(path))
+
+
 @pytest.fixture
 def student(store, tmp_path):
     path = tmp_path / "student.json"
@@ -60,7 +68,7 @@ def test_offline_structural_teacher_stores_proposed_annotations(store, student):
 
 def test_a_real_model_answer_becomes_proposed_annotations(store, student):
     completion = mocked(json.dumps({"findings": [finding()]}))
-    result = run_critique(store, student, settings=TeacherSettings(model="openai/gpt-4o-mini"), completion=completion)
+    result = run_critique(store, student, settings=TeacherSettings(teacher="openai/gpt-4o-mini"), completion=completion)
     [annotation] = result.annotations
     assert (annotation.node_id, annotation.author, annotation.status) == ("sections", "openai/gpt-4o-mini", "proposed")
     assert result.run.tokens_in > 0 and result.run.tokens_out > 0
@@ -71,7 +79,7 @@ def test_a_real_model_answer_becomes_proposed_annotations(store, student):
 
 def test_malformed_json_is_repaired_once(store, student):
     completion = mocked('{"findings": [', "```json\n" + json.dumps({"findings": [finding()]}) + "\n```")
-    result = run_critique(store, student, settings=TeacherSettings(model="openai/gpt-4o-mini"), completion=completion)
+    result = run_critique(store, student, settings=TeacherSettings(teacher="openai/gpt-4o-mini"), completion=completion)
     assert len(result.annotations) == 1 and len(completion.calls) == 2
     assert "cannot be used" in completion.calls[1]["messages"][-1]["content"]
 
@@ -79,25 +87,25 @@ def test_malformed_json_is_repaired_once(store, student):
 def test_unrepairable_output_is_rejected_and_nothing_stored(store, student):
     completion = mocked("I think the trace is fine!", "Still not JSON, sorry.")
     with pytest.raises(CritiqueError, match="unusable output twice"):
-        run_critique(store, student, settings=TeacherSettings(model="openai/gpt-4o-mini"), completion=completion)
+        run_critique(store, student, settings=TeacherSettings(teacher="openai/gpt-4o-mini"), completion=completion)
     assert store.list_annotations(student) == [] and store.list_critique_runs(student) == []
 
 
 def test_output_breaking_the_schema_is_rejected(store, student):
     bad = json.dumps({"findings": [finding(severity="catastrophic")]})
     with pytest.raises(CritiqueError, match="severity"):
-        run_critique(store, student, settings=TeacherSettings(model="openai/gpt-4o-mini"), completion=mocked(bad, bad))
+        run_critique(store, student, settings=TeacherSettings(teacher="openai/gpt-4o-mini"), completion=mocked(bad, bad))
 
 
 def test_invented_node_ids_are_rejected(store, student):
     answer = json.dumps({"findings": [finding(), finding(node_id="made-up-node")]})
-    result = run_critique(store, student, settings=TeacherSettings(model="openai/gpt-4o-mini"), completion=mocked(answer))
+    result = run_critique(store, student, settings=TeacherSettings(teacher="openai/gpt-4o-mini"), completion=mocked(answer))
     assert [a.node_id for a in result.annotations] == ["sections"]
     assert result.warnings == ["rejected a finding on node 'made-up-node', which is not in trace 'student'"]
 
 
 def test_timeout_is_one_clear_error_and_nothing_stored(store, student):
-    settings = TeacherSettings(model="openai/gpt-4o-mini", timeout=0.01, retries=0)
+    settings = TeacherSettings(teacher="openai/gpt-4o-mini", timeout=0.01, retries=0)
     with pytest.raises(CritiqueError, match="timed out after 0.01 s"):
         run_critique(store, student, settings=settings, completion=mocked("timeout"))
     assert store.list_annotations(student) == []
@@ -105,7 +113,7 @@ def test_timeout_is_one_clear_error_and_nothing_stored(store, student):
 
 def test_missing_key_is_one_clear_error(store, student, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    settings = TeacherSettings(model="openai/gpt-4o-mini", timeout=5, retries=0)
+    settings = TeacherSettings(teacher="openai/gpt-4o-mini", timeout=5, retries=0)
     with pytest.raises(CritiqueError, match="missing or invalid API key|unreachable"):
         run_critique(store, student, settings=settings)
     assert store.list_critique_runs(student) == []
@@ -136,7 +144,7 @@ def test_injected_trace_text_only_ever_yields_valid_proposed_annotations(store, 
     # The offline teacher, and a model that obeys the injection and echoes it back as its answer.
     run_critique(store, "attack")
     try:
-        run_critique(store, "attack", settings=TeacherSettings(model="openai/gpt-4o-mini"), completion=mocked(attack, attack))
+        run_critique(store, "attack", settings=TeacherSettings(teacher="openai/gpt-4o-mini"), completion=mocked(attack, attack))
     except CritiqueError:
         pass  # unusable output is refused; that is the safe outcome
     stored = store.list_annotations("attack")

@@ -216,6 +216,20 @@ def test_plotly_labels_escape_html():
     assert "&lt;a href" in figure["data"][0]["labels"][0]
 
 
+def test_drawings_do_not_grow_with_the_size_of_a_field():
+    def drawn(text: str) -> list[int]:
+        view = view_of([
+            {"id": "r", "kind": "decompose", "subproblem": "root", "start_time": "2026-03-01T09:00:00Z"},
+            {"id": "c", "parent_id": "r", "name": text, "subproblem": text, "output": text, "context": text,
+             "status": "error", "error": text, "start_time": "2026-03-01T09:00:01Z", "end_time": "2026-03-01T09:00:02Z"},
+        ])
+        hits, _ = search_trace(view, "x")
+        return [len(tree_dot(view, tree_window(view, "c"), "c")), len(overview_figure(view, "nodes").figure.to_json()),
+                len(timeline_figure(view).to_json()), len(hits[0].snippet)]
+
+    assert drawn("x" * 1_000_000) == drawn("x" * 1_000)
+
+
 def test_timeline_shows_timed_calls_under_the_selection():
     view = generated(1_000)
     figure = timeline_figure(view, view.root)

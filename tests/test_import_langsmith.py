@@ -263,6 +263,16 @@ def test_duplicate_id_and_bad_fields(tmp_path):
     assert_rejected(tmp_path, json.dumps([{"id": "a", "run_type": "chain"}, 7]), "expected a run")
 
 
+def test_numbers_the_store_cannot_keep_are_rejected_naming_the_run(tmp_path):
+    huge = [{"id": "a", "run_type": "llm", "prompt_tokens": 10**30}]
+    assert_rejected(tmp_path, json.dumps(huge), "run a: tokens_in: 1e30 is larger than the largest whole number Trellis stores")
+    refused = "non-finite numbers (NaN, Infinity) are not allowed"
+    infinite = [{"id": "a", "run_type": "llm", "total_cost": float("inf")}]
+    assert_rejected(tmp_path, json.dumps(infinite), f"run a: cost: {refused}")
+    nan = [{"id": "a", "run_type": "chain", "extra": {"metadata": {"score": float("nan")}}}]
+    assert_rejected(tmp_path, json.dumps(nan), f"run a: metadata: {refused} (NaN at metadata.score)")
+
+
 def test_run_tree_nested_deeper_than_the_json_module_allows(tmp_path):
     text = "".join(f'{{"id": "r{i}", "run_type": "chain", "child_runs": [' for i in range(3000)) + "]}" * 3000
     path = tmp_path / "deep.json"

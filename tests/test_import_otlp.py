@@ -413,6 +413,20 @@ def test_bad_ids_and_times_and_shapes(tmp_path):
     assert_rejected(tmp_path, '{"resourceSpans": [\n', "not valid JSON", line=2)
 
 
+def test_numbers_the_store_cannot_keep_are_rejected_naming_the_span(tmp_path):
+    huge = [{"key": "llm.token_count.prompt", "value": {"intValue": str(10**30)}}]
+    assert_rejected(tmp_path, request(span("00000000000000a1", attributes=huge)),
+                    "span 00000000000000a1: tokens_in: 1e30 is larger than the largest whole number Trellis stores")
+    nan = json.dumps(request(span("00000000000000a1", attributes=[{"key": "score", "value": {"kvlistValue": 1}}])))
+    assert_rejected(tmp_path, nan.replace('{"kvlistValue": 1}', "NaN"),  # a raw value, kept in metadata as it is
+                    "span 00000000000000a1: metadata: non-finite numbers (NaN, Infinity) are not allowed")
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path):
+    [imported] = read_file(write(tmp_path, "\ufeff" + json.dumps(request(span("00000000000000a1")))))
+    assert imported.node_count == 1
+
+
 def with_deep_array(value: dict, levels: int) -> str:
     """value as JSON with its "DEEP" placeholder replaced by an arrayValue nested `levels` deep."""
     deep = '{"arrayValue": {"values": [' * levels + '{"stringValue": "x"}' + "]}}" * levels

@@ -236,6 +236,23 @@ def test_a_sub_call_whose_metadata_nests_too_deep(tmp_path):
     assert (error.line, error.message) == (2, "node rlm1.it1.cb0.call0: metadata nests more than 200 levels deep")
 
 
+def test_numbers_the_store_cannot_keep_name_the_line(tmp_path):
+    lines = example_lines()
+    metadata = json.loads(lines[0])
+    error = rejected(write(tmp_path, [{**metadata, "max_depth": 10**400}, *lines[1:]]))
+    assert error.line == 1 and "'max_depth' is out of range" in error.message
+    error = rejected(write(tmp_path, [{**metadata, "backend_kwargs": {"temperature": float("nan")}}, *lines[1:]]))
+    assert error.line == 2 and error.message == (
+        "trace: metadata: non-finite numbers (NaN, Infinity) are not allowed (NaN at backend_kwargs.temperature)"
+    )
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path):
+    path = tmp_path / "bom.jsonl"
+    path.write_text("\ufeff" + EXAMPLE.read_text())
+    assert len(read_file(path)) == 6
+
+
 def test_a_metadata_line_only(tmp_path):
     error = rejected(write(tmp_path, example_lines()[:1]))
     assert "no iterations" in error.message

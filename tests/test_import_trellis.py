@@ -158,3 +158,77 @@ def test_read_file_checks_without_storing(tmp_path, small_tree):
     path.write_text(trellis_json("t", small_tree))
     [trace] = read_file(path)
     assert trace.trace.id == "t" and list(trace.depth) == [0, 1, 1, 1]
+
+
+# --- numbers the store cannot keep, byte-order marks, size limits
+
+
+def test_a_whole_number_too_big_to_store_names_the_field(store, tmp_path, small_tree):
+    small_tree[1]["tokens_in"] = 10**30
+    too_big = "tokens_in: 1e30 is larger than the largest whole number Trellis stores (2^63-1)"
+    assert_rejected(store, tmp_path, trellis_json("t", small_tree), f"nodes[1].{too_big}")
+    jsonl = trellis_jsonl("t", small_tree).replace("\n", "\n\n", 1)  # DuckDB counts lines without the blank one
+    assert_rejected(store, tmp_path, jsonl, too_big, "t.jsonl", line=4)
+    small_tree[1]["tokens_in"] = None
+    small_tree[2]["order"] = -(10**30)
+    assert_rejected(store, tmp_path, trellis_jsonl("t", small_tree), "order: -1e30 is smaller than the smallest", "t.jsonl")
+    small_tree[2]["order"] = 2**63 - 1
+    assert import_one(store, tmp_path, trellis_json("t", small_tree))[0].node_count == 4
+
+
+def test_tokens_that_add_up_past_what_the_store_keeps_are_refused(store, tmp_path, small_tree):
+    small_tree[1]["tokens_in"] = small_tree[1]["tokens_out"] = 2**62  # each fits; the trace's total would not
+    assert_rejected(store, tmp_path, trellis_json("t", small_tree), "tokens add up to more than the largest whole number")
+
+
+def test_nan_and_infinity_are_refused_anywhere(store, tmp_path, small_tree):
+    refused = "non-finite numbers (NaN, Infinity) are not allowed"
+    for cost in (float("nan"), float("inf")):
+        small_tree[2]["cost"] = cost
+        assert_rejected(store, tmp_path, trellis_json("t", small_tree), f"nodes[2].cost: {refused}")
+        assert_rejected(store, tmp_path, trellis_jsonl("t", small_tree), f"cost: {refused}", "t.jsonl", line=4)
+    small_tree[2]["cost"] = 0.5
+    small_tree[3]["metadata"] = {"scores": [1.0, float("-inf")]}
+    where = "(-Infinity at scores[1])"
+    assert_rejected(store, tmp_path, trellis_json("t", small_tree), f"nodes[3].metadata: {refused} {where}")
+    assert_rejected(store, tmp_path, trellis_jsonl("t", small_tree), f"metadata: {refused} {where}", "t.jsonl", line=5)
+    lower_case = trellis_jsonl("t", small_tree).replace("-Infinity", "-inf")  # DuckDB reads this spelling too
+    assert_rejected(store, tmp_path, lower_case, f"metadata: {refused}", "t.jsonl", line=5)
+    assert_rejected(store, tmp_path, trellis_json("t", [], metadata={"x": float("nan")}), f"trace.metadata: {refused}")
+    small_tree[3]["metadata"] = {"note": "nan: inf, e.g. 1e400"}  # only in text: fine
+    assert import_one(store, tmp_path, trellis_jsonl("fine", small_tree), "fine.jsonl")[0].node_count == 4
+
+
+def test_a_byte_order_mark_is_accepted(store, tmp_path, small_tree):
+    bom = "\ufeff".encode()
+    import_one(store, tmp_path, bom + trellis_json("a", small_tree).encode(), "a.json")
+    import_one(store, tmp_path, bom + trellis_jsonl("b", small_tree).encode(), "b.jsonl")
+    assert [s.node_count for s in store.list_traces()] == [4, 4]
+
+
+def test_one_node_may_hold_at_most_16_mb_in_json_and_jsonl(store, tmp_path, small_tree):
+    small_tree[3]["output"] = "x" * (17 * 1024 * 1024)
+    too_big = "node 'agg' holds 17.0 MB of text, over the 16 MB limit for one node"
+    assert_rejected(store, tmp_path, trellis_json("t", small_tree), too_big, max_bytes=10**9)
+    assert_rejected(store, tmp_path, trellis_jsonl("t", small_tree), too_big, "t.jsonl", max_bytes=10**9)
+    small_tree[3]["output"] = "x" * (33 * 1024 * 1024)  # so long that DuckDB's reader gives up on the line
+    long_line = "line holds 33.0 MB, over the 16 MB limit for one node"
+    assert_rejected(store, tmp_path, trellis_jsonl("t", small_tree), long_line, "t.jsonl", line=5, max_bytes=10**9)
+
+
+def test_a_file_imported_before_is_not_parsed_again(tmp_path, small_tree, monkeypatch):
+    path = tmp_path / "t.json"
+    path.write_text(trellis_json("t", small_tree))
+    db = tmp_path / "t.duckdb"
+    with Store(db) as store:
+        import_files(store, [path])  # then, say, the process is killed before it reports success
+
+    def unreachable(*args, **kwargs):
+        raise AssertionError("the file was parsed again")
+
+    monkeypatch.setattr("core.importers.read_file", unreachable)
+    said = []
+    with Store(db) as store:
+        assert import_files(store, [path], on_identical=said.append) == []
+        assert store.count_traces() == 1
+    assert said == [f"{path}: already imported as trace t (identical content); nothing to do"]

@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+from core.auth import os_account
 from core.cli import main
 from core.critique.models import Annotation, CritiqueRun
 from core.retrieval import rank_scaffolds
@@ -13,6 +14,7 @@ from core.scaffolds import (
     first_level_subproblems, merge_strategy, read_export, to_dot, to_prompt, to_text,
 )
 from core.scaffolds.extract import INSTRUCTION_CHARS, shorten
+from tests.people import DANA, LEE, approve
 from tests.scaffold_library import approve_teacher_scaffolds, import_samples, run, sample_files, store_run
 
 # ------------------------------------------------------------------ extraction
@@ -164,12 +166,13 @@ def test_a_draft_from_critique_reads_the_traces_accepted_annotations(store):
          Annotation(id="a2", trace_id="st", run_id="r1", node_id="st-root", category="missing_subproblem",
                     severity="high", rationale="missing", suggested_subproblems=["Check the liability cap"],
                     author="critic", created_at=now)],
+        DANA,
     )
     with pytest.raises(ScaffoldError, match="no accepted annotations"):
-        draft_scaffold(store, ["st"], author="dana", from_critique=True)
+        draft_scaffold(store, ["st"], author=DANA, from_critique=True)
 
-    store.review_annotation("a2", "accepted", "dana", {})
-    draft = draft_scaffold(store, ["st"], author="dana", from_critique=True)
+    store.review_annotation("a2", "accepted", DANA, {})
+    draft = draft_scaffold(store, ["st"], author=DANA, from_critique=True)
     assert [s.instruction for s in draft.version.content.subproblems] == [
         "Review the indemnities", "Guess the contract value", "Check the liability cap"]
     assert draft.version.content.provenance.annotations == ["a2"]
@@ -180,8 +183,8 @@ def test_a_draft_from_critique_reads_the_traces_accepted_annotations(store):
 
 
 def approved_version(store, scaffold):
-    first = store.save_scaffold(None, scaffold, author="dana", comment="extracted")
-    return store.set_scaffold_status(first.scaffold_id, 1, "approved", actor="Lee", comment="ready for the 8B student")
+    first = store.save_scaffold(None, scaffold, author=DANA, comment="extracted")
+    return approve(store, first.scaffold_id, 1, comment="ready for the 8B student")
 
 
 def test_export_round_trips_through_json_and_yaml(store):
@@ -190,7 +193,7 @@ def test_export_round_trips_through_json_and_yaml(store):
         metadata, scaffold = read_export(export(version, fmt))
         assert scaffold == version.content
         assert metadata["scaffold_id"] == version.scaffold_id and metadata["scaffold_version"] == 1
-        assert metadata["approved_by"] == "Lee" and metadata["status"] == "approved"
+        assert metadata["approved_by"] == LEE.name and metadata["status"] == "approved"
 
 
 def test_the_prompt_block_hands_the_structure_and_examples_to_a_student(store):
@@ -205,7 +208,7 @@ def test_the_prompt_block_hands_the_structure_and_examples_to_a_student(store):
 
 
 def test_an_unapproved_version_is_never_exported(store):
-    draft = store.save_scaffold(None, extract_scaffold(run("t", ["Review"])), author="dana")
+    draft = store.save_scaffold(None, extract_scaffold(run("t", ["Review"])), author=DANA)
     for fmt in ("json", "yaml", "prompt"):
         with pytest.raises(ScaffoldError, match="only approved versions"):
             export(draft, fmt)
@@ -248,8 +251,8 @@ def test_retrieval_ranks_the_right_class_first_on_the_sample_library(samples):
 
 def test_retrieval_offers_only_approved_versions_and_says_why(store):
     approved = approved_version(store, extract_scaffold(run("t", ["Review the indemnification clauses"])))
-    store.save_scaffold(None, extract_scaffold(run("d", ["Review the indemnification clauses"])), author="dana")
-    store.save_scaffold(approved.scaffold_id, approved.content.model_copy(update={"title": "edited"}), author="x", based_on=1)
+    store.save_scaffold(None, extract_scaffold(run("d", ["Review the indemnification clauses"])), author=DANA)
+    store.save_scaffold(approved.scaffold_id, approved.content.model_copy(update={"title": "edited"}), author=DANA, based_on=1)
 
     fits = rank_scaffolds(store, "check the indemnification clauses of a contract review")
     assert [(f.scaffold_id, f.version) for f in fits] == [(approved.scaffold_id, 1)]
@@ -274,7 +277,7 @@ def test_the_cli_extracts_approves_exports_and_finds(tmp_path, capsys):
     capsys.readouterr()
     teacher = next(t for t in sample_trace_ids() if "teacher" in t)
 
-    code, out, err = cli(capsys, "scaffold", "extract", teacher, "--db", db, "--author", "dana")
+    code, out, err = cli(capsys, "scaffold", "extract", teacher, "--db", db)
     assert code == 0 and "first-level sub-problems kept" in err
     scaffold_id = out.split("\t")[0]
     assert out.strip().endswith("version 1\tdraft")
@@ -285,17 +288,19 @@ def test_the_cli_extracts_approves_exports_and_finds(tmp_path, capsys):
     code, _, err = cli(capsys, "scaffold", "find", "review a contract", "--json", "--db", db)
     assert code == 0
 
-    code, _, err = cli(capsys, "scaffold", "approve", scaffold_id, "--version", "1", "--reviewer", " ", "--db", db)
-    assert code == 1 and err == f"error: approving {scaffold_id} v1 needs the reviewer's name\n"
-    code, out, _ = cli(capsys, "scaffold", "approve", scaffold_id, "--version", "1", "--reviewer", "Lee", "--db", db)
-    assert code == 0 and out == f"{scaffold_id} v1 approved by Lee\n"
+    code, _, err = cli(capsys, "scaffold", "approve", scaffold_id, "--version", "1", "--db", db)
+    assert code == 1 and err == f"error: {scaffold_id} v1 is draft; it can move to in_review, rejected, not approved\n"
+    code, out, _ = cli(capsys, "scaffold", "submit", scaffold_id, "--version", "1", "--db", db)
+    assert code == 0 and out == f"{scaffold_id} v1 is in_review ({os_account()})\n"
+    code, out, _ = cli(capsys, "scaffold", "approve", scaffold_id, "--version", "1", "--comment", "ok", "--db", db)
+    assert code == 0 and out == f"{scaffold_id} v1 is approved ({os_account()})\n"
 
     code, out, _ = cli(capsys, "scaffold", "list", "--status", "approved", "--json", "--db", db)
     assert [(r["scaffold_id"], r["approved_version"]) for r in json.loads(out)] == [(scaffold_id, 1)]
     code, out, _ = cli(capsys, "scaffold", "show", scaffold_id, "--json", "--db", db)
     assert json.loads(out)["status"] == "approved"
     code, out, _ = cli(capsys, "scaffold", "export", scaffold_id, "--format", "yaml", "--db", db)
-    assert read_export(out)[0]["approved_by"] == "Lee"
+    assert read_export(out)[0]["approved_by"] == os_account()
     code, out, _ = cli(capsys, "scaffold", "export", scaffold_id, "--format", "prompt", "--db", db)
     assert out.startswith(f"=== SCAFFOLD {scaffold_id} v1")
     code, out, _ = cli(capsys, "scaffold", "find", "review the risk in a services agreement", "--json", "--db", db)

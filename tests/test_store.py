@@ -28,14 +28,15 @@ def test_stored_trace_round_trips_with_totals(store, tmp_path, small_tree):
     assert loaded.trace.task_class == "legal-contract-review"
 
 
-def test_importing_the_same_trace_twice_is_refused_unless_replacing(store, tmp_path, small_tree):
+def test_importing_a_changed_trace_under_a_stored_id_is_refused_unless_replacing(store, tmp_path, small_tree):
     path = tmp_path / "t.json"
     path.write_text(trellis_json("t", small_tree))
     import_files(store, [path])
+    path.write_text(trellis_json("t", small_tree, title="edited"))
     with pytest.raises(StoreError, match="already in"):
         import_files(store, [path])
     import_files(store, [path], replace=True)
-    assert store.count_traces() == 1
+    assert store.count_traces() == 1 and store.get_trace("t").title == "edited"
 
 
 def test_unknown_trace_is_not_found(store):

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from core.auth import Actor
 from core.critique.models import Annotation, Finding, ReviewStatus
 from core.errors import TrellisError
 from core.store import Store
@@ -17,15 +18,15 @@ class ReviewError(TrellisError):
     """A review action that cannot be recorded as asked."""
 
 
-def accept(store: Store, annotation_id: str, reviewer: str) -> Annotation:
-    return store.review_annotation(annotation_id, ReviewStatus.ACCEPTED, _who(reviewer), {})
+def accept(store: Store, annotation_id: str, reviewer: Actor) -> Annotation:
+    return store.review_annotation(annotation_id, ReviewStatus.ACCEPTED, reviewer, {})
 
 
-def reject(store: Store, annotation_id: str, reviewer: str) -> Annotation:
-    return store.review_annotation(annotation_id, ReviewStatus.REJECTED, _who(reviewer), {})
+def reject(store: Store, annotation_id: str, reviewer: Actor) -> Annotation:
+    return store.review_annotation(annotation_id, ReviewStatus.REJECTED, reviewer, {})
 
 
-def edit(store: Store, annotation_id: str, reviewer: str, **changes: Any) -> Annotation:
+def edit(store: Store, annotation_id: str, reviewer: Actor, **changes: Any) -> Annotation:
     """Accept the annotation with the reviewer's changes to its wording, category or severity."""
     unknown = set(changes) - set(EDITABLE)
     if unknown:
@@ -40,19 +41,12 @@ def edit(store: Store, annotation_id: str, reviewer: str, **changes: Any) -> Ann
     changed = {k: v for k, v in finding.model_dump().items() if k in changes and v != getattr(current, k)}
     if not changed:
         raise ReviewError("nothing changed; use accept instead")
-    return store.review_annotation(annotation_id, ReviewStatus.EDITED, _who(reviewer), changed)
+    return store.review_annotation(annotation_id, ReviewStatus.EDITED, reviewer, changed)
 
 
-def accept_all_proposed(store: Store, trace_id: str, reviewer: str) -> int:
-    reviewer = _who(reviewer)
+def accept_all_proposed(store: Store, trace_id: str, reviewer: Actor) -> int:
     proposed = [a for a in store.list_annotations(trace_id) if a.status == ReviewStatus.PROPOSED]
     for a in proposed:
         accept(store, a.id, reviewer)
     return len(proposed)
 
-
-def _who(reviewer: str) -> str:
-    reviewer = (reviewer or "").strip()
-    if not reviewer:
-        raise ReviewError("a review needs the reviewer's name")
-    return reviewer

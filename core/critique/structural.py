@@ -6,13 +6,14 @@ there is one), so every finding can be checked by a person against the tree.
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections import defaultdict
 
-from core.critique.models import Category, Finding, Severity
+from core.critique.models import SEVERITY_RANK, Category, Finding, Severity
 from core.models import Node
 from core.explore import TraceView, one_line
-from core.store import LoadedTrace
+from core.store import LoadedTrace, collector_paused
 
 # A leaf handed more context than this many characters (~8k tokens) most
 # likely needed to split its input and recurse instead of answering at once.
@@ -23,6 +24,11 @@ AGGREGATION_COVERAGE_MIN = 0.2
 # The student carried less than this share of the context the reference
 # carried into the same call.
 CONTEXT_SHARE_MIN = 0.5
+# Most findings one check reports; beyond it they are grouped by subtree. Twelve
+# checks times this stays under the 200 findings a teacher's answer may hold.
+GROUPS_PER_CHECK = 8
+EXAMPLES = 5  # node ids a grouped finding names
+SUGGESTIONS_MAX = 20  # Finding.suggested_subproblems holds at most this many
 
 _WORKING_KINDS = {"decompose", "recurse", "leaf"}
 _SPLITTING_KINDS = {"decompose", "recurse"}
@@ -50,19 +56,77 @@ def _children(view: TraceView, node_id: str) -> list[Node]:
 
 def critique(student: LoadedTrace, reference: LoadedTrace | None = None) -> list[Finding]:
     """Findings on the student trace, ordered as its nodes are."""
+    # A 100,000-node trace can yield as many raw findings; full GC passes over them free nothing.
+    with collector_paused():
+        return _critique(student, reference)
+
+
+def _critique(student: LoadedTrace, reference: LoadedTrace | None) -> list[Finding]:
     view = TraceView.build(student)
-    findings = [
-        *_failed_or_empty_calls(view),
-        *_depth_limit_hits(view),
-        *_oversized_leaves(view),
-        *_lossy_aggregations(view),
-        *_repeated_subproblems(view),
-        *_pass_through_levels(view),
+    checks = [
+        ("failed or returned nothing", _failed_or_empty_calls(view)),
+        ("hit the depth limit", _depth_limit_hits(view)),
+        ("answered an oversized context in one call", _oversized_leaves(view)),
+        ("an aggregation dropped a result", _lossy_aggregations(view)),
+        ("repeated an earlier sub-problem", _repeated_subproblems(view)),
+        ("a level that splits nothing", _pass_through_levels(view)),
     ]
     if reference is not None:
-        findings += _against_reference(view, TraceView.build(reference))
+        checks += _against_reference(view, TraceView.build(reference))
+    findings = [f for summary, found in checks for f in _grouped(view, found, summary)]
     findings.sort(key=lambda f: view.position.get(f.node_id, -1))
     return findings
+
+
+def _grouped(view: TraceView, findings: list[Finding], summary: str) -> list[Finding]:
+    """At most GROUPS_PER_CHECK findings: the rest are merged into one finding per subtree.
+
+    Largest groups are split first, an unflagged node into its children's
+    subtrees, a flagged one only straight into single findings, so a chain
+    of 100,000 flagged levels stays one group. Each node is visited once.
+    """
+    if len(findings) <= GROUPS_PER_CHECK:
+        return findings
+    at: dict[str, list[Finding]] = defaultdict(list)
+    for f in findings:
+        at[f.node_id].append(f)
+    below = {node_id: len(at.get(node_id, ())) for node_id in view.preorder}  # findings in each subtree
+    for node_id in reversed(view.preorder):
+        parent = view.tree.parent[node_id]
+        if parent is not None:
+            below[parent] += below[node_id]
+
+    def members(node_id: str) -> list[Finding]:
+        return [f for n in view.subtree(node_id) for f in at.get(n, ())]
+
+    result, units, heap = [], 1, [(-len(findings), 0, view.root)]
+    while heap:
+        _, _, node_id = heapq.heappop(heap)
+        parts = [] if node_id in at else [c for c in view.children(node_id) if below[c]]
+        if node_id in at and units - 1 + below[node_id] <= GROUPS_PER_CHECK:
+            units += below[node_id] - 1
+            result += members(node_id)
+        elif parts and units - 1 + len(parts) <= GROUPS_PER_CHECK:
+            units += len(parts) - 1
+            for c in parts:
+                heapq.heappush(heap, (-below[c], view.position[c], c))
+        else:
+            result.append(_group(view, node_id, members(node_id), summary))
+    return result
+
+
+def _group(view: TraceView, node_id: str, members: list[Finding], summary: str) -> Finding:
+    first = members[0]
+    examples = ", ".join(list(dict.fromkeys(f.node_id for f in members))[:EXAMPLES])
+    suggestions = dict.fromkeys(s for f in members for s in f.suggested_subproblems)
+    return Finding(
+        node_id=node_id, category=first.category,
+        severity=max((f.severity for f in members), key=SEVERITY_RANK.__getitem__),
+        rationale=(f"{len(members):,} findings in the subtree of {_label(view.nodes[node_id])} (node {node_id}): "
+                   f"{summary}, e.g. at nodes {examples}. The first: {first.rationale}"),
+        suggested_fix=first.suggested_fix,
+        suggested_subproblems=list(suggestions)[:SUGGESTIONS_MAX],
+    )
 
 
 def _label(node: Node) -> str:
@@ -126,24 +190,31 @@ def salient_terms(text: str | None) -> set[str]:
     return terms
 
 
-def _aggregation_inputs(view: TraceView, node: Node) -> list[Node]:
-    """An aggregate combines its children, or, when it has none, the siblings before it."""
-    children = _children(view, node.id)
-    if children:
-        return children
-    if node.parent_id is None:
-        return []
-    siblings = _children(view, node.parent_id)
-    return [s for s in siblings[: siblings.index(node)] if s.kind != "aggregate"]
+def _aggregations(view: TraceView) -> list[tuple[Node, list[Node]]]:
+    """Each aggregate with what it combines: its children, or, when it has none,
+    the siblings since the previous aggregate (which combined the ones before)."""
+    pairs = []
+    for parent in view.preorder:
+        pending: list[Node] = []
+        for node in _children(view, parent):
+            if node.kind != "aggregate":
+                pending.append(node)
+                continue
+            pairs.append((node, _children(view, node.id) or pending))
+            pending = []
+    root = view.nodes[view.root]
+    if root.kind == "aggregate":
+        pairs.append((root, _children(view, root.id)))
+    return pairs
 
 
 def _lossy_aggregations(view: TraceView) -> list[Finding]:
     findings = []
-    for node in view.nodes.values():
-        if node.kind != "aggregate" or not (node.output or "").strip():
+    for node, sources in _aggregations(view):
+        if not (node.output or "").strip():
             continue
         combined = salient_terms(node.output)
-        for source in _aggregation_inputs(view, node):
+        for source in sources:
             terms = salient_terms(source.output)
             if len(terms) < 4 or source.status == "error":
                 continue
@@ -170,9 +241,10 @@ def _repeated_subproblems(view: TraceView) -> list[Finding]:
     findings = []
     for nodes in groups.values():
         first = nodes[0]
+        end_of_first = view.position[first.id] + view.subtree_size[first.id]
         for repeat in nodes[1:]:
-            if first.id in view.tree.ancestors(repeat.id):
-                continue  # a call restating its parent's problem is not a repeat
+            if view.position[first.id] < view.position[repeat.id] < end_of_first:
+                continue  # a call restating an ancestor's problem is not a repeat
             findings.append(Finding(
                 node_id=repeat.id, category=Category.REDUNDANT_SUBPROBLEM, severity=Severity.MEDIUM,
                 rationale=f"{_label(repeat)} repeats the sub-problem of node {first.id}.",
@@ -198,24 +270,25 @@ def _pass_through_levels(view: TraceView) -> list[Finding]:
 # ------------------------------------------------------- against a reference
 
 
-def _against_reference(student: TraceView, reference: TraceView) -> list[Finding]:
+def _against_reference(student: TraceView, reference: TraceView) -> list[tuple[str, list[Finding]]]:
+    """(summary, findings) for each comparison, as ``critique`` groups them."""
     from core.align import align  # the same alignment the Compare page shows
 
     alignment = align(list(student.nodes.values()), list(reference.nodes.values()))  # left: student
     matched = alignment.right_to_left
     student_height, reference_height = _height(student), _height(reference)
-    findings = []
+    decomposition, missing, extra, shallow, deep, context = [], [], [], [], [], []
 
     first_level = [c for c in reference.children(reference.root) if reference.nodes[c].kind in _WORKING_KINDS]
     kept = [c for c in first_level if c in matched]
     if len(first_level) >= 2 and len(kept) < len(first_level) / 2:
-        findings.append(Finding(
+        decomposition.append(Finding(
             node_id=student.root, category=Category.WRONG_DECOMPOSITION, severity=Severity.HIGH,
             rationale=(f"The student split the task along other lines: only {len(kept)} of the reference's "
                        f"{len(first_level)} first-level sub-problems appear in its decomposition."),
             suggested_fix="Start from the reference's first level of decomposition.",
             suggested_subproblems=[reference.nodes[c].subproblem.strip()[:200] for c in first_level
-                                   if reference.nodes[c].subproblem],
+                                   if reference.nodes[c].subproblem][:SUGGESTIONS_MAX],
         ))
 
     for ref_id in alignment.right_only:
@@ -226,7 +299,7 @@ def _against_reference(student: TraceView, reference: TraceView) -> list[Finding
             continue  # report the highest missing node, not every node under it
         anchor = matched.get(reference.tree.parent[ref_id] or reference.root, student.root)
         level = reference.tree.depth[ref_id]
-        findings.append(Finding(
+        missing.append(Finding(
             node_id=anchor, category=Category.MISSING_SUBPROBLEM,
             severity=Severity.HIGH if level <= 1 else Severity.MEDIUM,
             rationale=f"The reference works on {_label(ref)} at level {level}; the student never does.",
@@ -237,9 +310,9 @@ def _against_reference(student: TraceView, reference: TraceView) -> list[Finding
     for student_id in alignment.left_only:
         node = student.nodes[student_id]
         parent = student.tree.parent[student_id]
-        if node.kind not in _WORKING_KINDS or not node.subproblem or (parent is not None and parent in set(alignment.left_only)):
+        if node.kind not in _WORKING_KINDS or not node.subproblem or (parent is not None and parent not in alignment.left_to_right):
             continue
-        findings.append(Finding(
+        extra.append(Finding(
             node_id=student_id, category=Category.REDUNDANT_SUBPROBLEM, severity=Severity.LOW,
             rationale=f"{_label(node)} has no counterpart in the reference decomposition.",
             suggested_fix="Check that this sub-problem is needed; if not, drop it.",
@@ -251,15 +324,16 @@ def _against_reference(student: TraceView, reference: TraceView) -> list[Finding
         ref_below, student_below = reference_height[ref_id], student_height[student_id]
         # Only where the student stopped: a shallow branch further down is reported at its own leaf.
         if student_below == 0 and ref_below > 0 and node.kind in _WORKING_KINDS:
-            findings.append(Finding(
+            shallow.append(Finding(
                 node_id=student_id, category=Category.TOO_SHALLOW, severity=Severity.HIGH,
                 rationale=(f"{_label(node)} was answered in one call; the reference splits it into "
                            f"{len(reference.children(ref_id))} sub-problems, {ref_below} level(s) deep."),
                 suggested_fix="Recurse here as the reference does.",
-                suggested_subproblems=[c.subproblem.strip()[:200] for c in _children(reference, ref_id) if c.subproblem],
+                suggested_subproblems=[c.subproblem.strip()[:200] for c in _children(reference, ref_id)
+                                       if c.subproblem][:SUGGESTIONS_MAX],
             ))
         elif student_below - ref_below >= 2:
-            findings.append(Finding(
+            deep.append(Finding(
                 node_id=student_id, category=Category.TOO_DEEP, severity=Severity.LOW,
                 rationale=(f"{_label(node)} goes {student_below - ref_below} levels deeper than the reference "
                            "for the same sub-problem."),
@@ -268,10 +342,17 @@ def _against_reference(student: TraceView, reference: TraceView) -> list[Finding
         ref_context, student_context = ref.context_chars or 0, node.context_chars or 0
         # An aggregate's context is its children's results: a shortfall there is already reported upstream.
         if node.kind != "aggregate" and ref_context >= 1000 and student_context < CONTEXT_SHARE_MIN * ref_context:
-            findings.append(Finding(
+            context.append(Finding(
                 node_id=student_id, category=Category.CONTEXT_LOSS, severity=Severity.MEDIUM,
                 rationale=(f"The reference carried {ref_context:,} characters of context into {_label(ref)}; "
                            f"the student carried {student_context:,}."),
                 suggested_fix="Carry the context the reference passes here (e.g. the defined terms it relies on).",
             ))
-    return findings
+    return [
+        ("the student split the task along other lines", decomposition),
+        ("a reference sub-problem the student never works on", missing),
+        ("a sub-problem with no counterpart in the reference", extra),
+        ("answered in one call where the reference recurses", shallow),
+        ("deeper than the reference for the same sub-problem", deep),
+        ("less context than the reference carried", context),
+    ]

@@ -14,7 +14,7 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -25,13 +25,16 @@ import openai  # noqa: E402
 from litellm.llms.custom_llm import CustomLLM  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
 
+from core.auth import Action, Actor, local_actor  # noqa: E402
 from core.critique import structural  # noqa: E402
 from core.critique.models import Annotation, CritiqueRun, Finding, TeacherOutput  # noqa: E402
 from core.errors import TrellisError  # noqa: E402
 from core.explore import TraceView, one_line  # noqa: E402
+from core.model_catalog import STRUCTURAL as STRUCTURAL_TEACHER  # noqa: E402
+from core.model_catalog import ModelEntry, load_catalog, lookup  # noqa: E402
 from core.store import LoadedTrace, Store  # noqa: E402
 
-STRUCTURAL_TEACHER = "trellis/structural"
+DEFAULT_TIMEOUT = 60.0
 PROMPT_NODE_LIMIT = 400
 TEXT_LIMIT = 240
 
@@ -42,11 +45,13 @@ class CritiqueError(TrellisError):
 
 @dataclass
 class TeacherSettings:
-    model: str = STRUCTURAL_TEACHER
-    timeout: float = 60.0
+    """Teacher and fallbacks are names in the model catalog, never endpoints: the catalog says where
+    each one is and which key it carries."""
+
+    teacher: str = STRUCTURAL_TEACHER
+    timeout: float | None = None  # default: the entry's own timeout, else DEFAULT_TIMEOUT
     retries: int = 2
     fallbacks: list[str] = field(default_factory=list)
-    api_base: str | None = None
     temperature: float = 0.0
 
 
@@ -69,15 +74,23 @@ def run_critique(
     reference_id: str | None = None,
     settings: TeacherSettings | None = None,
     *,
+    catalog: Mapping[str, ModelEntry] | None = None,
     completion: Completion | None = None,
     progress: Callable[[str], None] = lambda step: None,
+    actor: Actor | None = None,
 ) -> CritiqueResult:
     """Critique a stored student trace and store the findings as proposed annotations.
 
-    ``completion`` defaults to ``litellm.completion``; tests pass a wrapper
-    that adds litellm's ``mock_response``.
+    ``catalog`` defaults to ``load_catalog()``. ``completion`` defaults to
+    ``litellm.completion``; tests pass a wrapper that adds litellm's ``mock_response``.
+    ``actor`` (who asked; the local account by default) is checked before any model is called.
     """
+    actor = actor or local_actor()
+    actor.require(Action.CRITIQUE)
     settings = settings or TeacherSettings()
+    catalog = load_catalog() if catalog is None else catalog
+    teacher = lookup(catalog, settings.teacher)
+    fallbacks = [lookup(catalog, name) for name in settings.fallbacks]
     started, clock = datetime.now(timezone.utc), time.perf_counter()
     progress("Loading traces")
     student = store.load_trace(student_id)
@@ -85,9 +98,10 @@ def run_critique(
     progress("Checking structure")
     findings = structural.critique(student, reference)
     profile = capability_profile(store, student)
-    progress(f"Asking {settings.model}")
+    progress(f"Asking {teacher.name}")
     messages = build_messages(student, reference, findings, profile)
-    output, usage = _ask(messages, settings, completion or litellm.completion)
+    timeout = settings.timeout or teacher.timeout or DEFAULT_TIMEOUT
+    output, usage = _ask(messages, teacher, fallbacks, settings, timeout, completion or litellm.completion)
     progress("Checking the teacher's answer")
     known = {n.id for n in student.nodes}
     accepted, warnings = [], []
@@ -98,19 +112,19 @@ def run_critique(
             accepted.append(finding)
 
     run = CritiqueRun(
-        id=uuid.uuid4().hex[:12], trace_id=student_id, reference_id=reference_id, teacher=settings.model,
-        settings={"timeout": settings.timeout, "retries": settings.retries, "fallbacks": settings.fallbacks,
+        id=uuid.uuid4().hex[:12], trace_id=student_id, reference_id=reference_id, teacher=teacher.model,
+        settings={"teacher": teacher.name, "timeout": timeout, "retries": settings.retries, "fallbacks": settings.fallbacks,
                   "temperature": settings.temperature, "structural_findings": len(findings),
                   "rejected_findings": len(output.findings) - len(accepted)},
         started_at=started, duration_s=time.perf_counter() - clock, finding_count=len(accepted), **usage,
     )
     annotations = [
         Annotation(**f.model_dump(), id=uuid.uuid4().hex[:12], trace_id=student_id, run_id=run.id,
-                   author=settings.model, created_at=started)
+                   author=teacher.model, created_at=started)
         for f in accepted
     ]
     progress("Saving proposed annotations")
-    store.add_critique(run, annotations)
+    store.add_critique(run, annotations, actor)
     return CritiqueResult(run, annotations, warnings)
 
 
@@ -176,13 +190,20 @@ def _tagged(tag: str, body: str) -> str:
 
 
 def _compact(loaded: LoadedTrace, keep: set[str | None]) -> str:
-    """One JSON line per node; big traces keep their top levels and the nodes findings point at."""
+    """One JSON line per node; big traces keep the nodes findings point at, then their top levels."""
     view = TraceView.build(loaded)
     order = view.preorder
-    chosen = order if len(order) <= PROMPT_NODE_LIMIT else sorted(
-        sorted(order, key=lambda i: (i not in keep, view.tree.depth[i]))[:PROMPT_NODE_LIMIT],
-        key=view.position.__getitem__,
-    )
+    chosen = order
+    if len(order) > PROMPT_NODE_LIMIT:
+        # Breadth-first, stopping at the limit: no sort over the whole trace, whatever its size.
+        picked = dict.fromkeys([n for n in order if n in keep][:PROMPT_NODE_LIMIT])
+        queue = [view.root]
+        for node_id in queue:
+            if len(picked) >= PROMPT_NODE_LIMIT:
+                break
+            picked[node_id] = None
+            queue.extend(view.children(node_id))
+        chosen = sorted(picked, key=view.position.__getitem__)
     lines = []
     for node_id in chosen:
         n = view.nodes[node_id]
@@ -203,16 +224,19 @@ def _cut(text: str | None) -> str | None:
 # ------------------------------------------------------------ the call
 
 
-def _ask(messages: list[dict[str, str]], settings: TeacherSettings, completion: Completion) -> tuple[TeacherOutput, dict]:
+def _ask(
+    messages: list[dict[str, str]], teacher: ModelEntry, fallbacks: list[ModelEntry], settings: TeacherSettings,
+    timeout: float, completion: Completion,
+) -> tuple[TeacherOutput, dict]:
     kwargs: dict[str, Any] = {
-        "model": settings.model, "timeout": settings.timeout, "num_retries": settings.retries,
+        **teacher.litellm_kwargs(), "timeout": timeout, "num_retries": settings.retries,
         "temperature": settings.temperature,
     }
-    if settings.fallbacks:
-        kwargs["fallbacks"] = settings.fallbacks
-    if settings.api_base:
-        kwargs["api_base"] = settings.api_base
-    if _supports_schema(settings.model):
+    if fallbacks:
+        # Each fallback names its own api_base and api_key, even when None: litellm reuses the
+        # teacher's for any it leaves out, which would send the teacher's key to another provider.
+        kwargs["fallbacks"] = [f.litellm_kwargs() for f in fallbacks]
+    if _supports_schema(teacher.model):
         kwargs["response_format"] = TeacherOutput
 
     usage = {"tokens_in": 0, "tokens_out": 0, "cost": 0.0}
@@ -228,7 +252,7 @@ def _ask(messages: list[dict[str, str]], settings: TeacherSettings, completion: 
         try:
             return _parse(response), usage
         except CritiqueError as second_problem:
-            raise CritiqueError(f"teacher {settings.model} gave unusable output twice: {second_problem}") from None
+            raise CritiqueError(f"teacher {teacher.model} gave unusable output twice: {second_problem}") from None
 
 
 def _call(completion: Completion, messages: list, kwargs: dict, usage: dict) -> Any:

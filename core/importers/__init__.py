@@ -7,19 +7,24 @@ transaction, so a bad file leaves nothing behind.
 
 from __future__ import annotations
 
+import codecs
+import hashlib
 import importlib
 import json
+import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from core.errors import InputError, TreeError
 from core.importers.reading import DEFAULT_MAX_BYTES, load_json, read_text
-from core.models import Trace
-from core.store import Store, nodes_to_arrow
+from core.models import MAX_NODE_BYTES, MAX_WHOLE, MB, NODE_LIMIT, Trace
+from core.store import Store, largest_node, nodes_to_arrow
 from core.tree import check_tree
 
 PARSERS = ("trellis", "rlm", "otlp", "langsmith")  # each a module here with parse(path, source)
@@ -39,6 +44,7 @@ class ReadTrace:
     depth: np.ndarray
     source: str
     warnings: list[str] = field(default_factory=list)
+    content_hash: str | None = None  # sha256 of the file's bytes
 
     @property
     def node_count(self) -> int:
@@ -54,7 +60,7 @@ def read_file(path: str | Path, format: str = "auto", *, max_bytes: int = DEFAUL
         raise InputError(source, "no such file")
     size = path.stat().st_size
     if size > max_bytes:
-        raise InputError(source, f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.1f} MB limit")
+        raise InputError(source, f"file is {size / MB:.1f} MB, over the {max_bytes / MB:.1f} MB limit")
     if size == 0:
         raise InputError(source, "file is empty")
     if format == "auto":
@@ -64,6 +70,13 @@ def read_file(path: str | Path, format: str = "auto", *, max_bytes: int = DEFAUL
         nodes = parsed.nodes if isinstance(parsed.nodes, pa.Table) else nodes_to_arrow(parsed.nodes)
         if nodes.num_rows == 0:
             raise InputError(source, f"trace {parsed.trace.id!r} has no nodes")
+        row, node_bytes = largest_node(nodes)
+        if node_bytes > MAX_NODE_BYTES:
+            node_id = nodes.column("id")[row].as_py()
+            raise InputError(source, f"node {node_id!r} holds {node_bytes / MB:.1f} MB of text, over {NODE_LIMIT}")
+        problem = _totals_problem(nodes)
+        if problem:
+            raise InputError(source, f"trace {parsed.trace.id!r}: {problem}")
         try:
             depth = check_tree(nodes.column("id"), nodes.column("parent_id"))
         except TreeError as exc:
@@ -72,18 +85,54 @@ def read_file(path: str | Path, format: str = "auto", *, max_bytes: int = DEFAUL
     return result
 
 
+def _totals_problem(nodes: pa.Table) -> str | None:
+    """Why the trace's totals, which the store keeps beside it, cannot be stored."""
+    # decimal128: the sum of int64 columns would wrap around silently
+    tokens = sum(pc.sum(nodes.column(name).cast(pa.decimal128(38, 0))).as_py() or 0 for name in ("tokens_in", "tokens_out"))
+    if tokens > MAX_WHOLE:
+        return "its nodes' tokens add up to more than the largest whole number Trellis stores (2^63-1)"
+    if not math.isfinite(pc.sum(nodes.column("cost")).as_py() or 0):
+        return "its nodes' costs add up to more than the largest number Trellis stores"
+    return None
+
+
 def import_files(
-    store: Store, paths: list[str | Path], format: str = "auto", *, replace: bool = False, max_bytes: int = DEFAULT_MAX_BYTES
+    store: Store,
+    paths: list[str | Path],
+    format: str = "auto",
+    *,
+    replace: bool = False,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    on_identical: Callable[[str], None] = lambda message: None,
 ) -> list[ReadTrace]:
-    """Read every file (a folder means the .json and .jsonl files in it), then store all their traces in one transaction."""
-    traces = [t for path in expand_paths(paths) for t in read_file(path, format, max_bytes=max_bytes)]
+    """Read every file (a folder means the .json and .jsonl files in it), then store all their traces in one transaction.
+
+    A file whose exact bytes were imported before is not read again (unless ``replace``): it is
+    skipped with a message to ``on_identical``, so a rerun after a crash or an interruption costs nothing.
+    """
+    traces = []
+    for path in expand_paths(paths):
+        content_hash = _content_hash(path) if path.is_file() and path.stat().st_size <= max_bytes else None
+        stored = store.traces_with_content(content_hash) if content_hash and not replace else []
+        if stored:
+            names = f"trace{'s' if len(stored) > 1 else ''} {', '.join(stored)}"
+            on_identical(f"{path}: already imported as {names} (identical content); nothing to do")
+            continue
+        for t in read_file(path, format, max_bytes=max_bytes):
+            t.content_hash = content_hash
+            traces.append(t)
     seen: dict[str, str] = {}
     for t in traces:
         if t.trace.id in seen:
             raise InputError(t.source, f"trace id {t.trace.id!r} also comes from {seen[t.trace.id]}")
         seen[t.trace.id] = t.source
-    store.add_traces([(t.trace, t.nodes, t.depth, t.source) for t in traces], replace=replace)
+    store.add_traces([(t.trace, t.nodes, t.depth, t.source, t.content_hash) for t in traces], replace=replace)
     return traces
+
+
+def _content_hash(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def expand_paths(paths: list[str | Path]) -> list[Path]:
@@ -106,7 +155,7 @@ _SIGNATURES = [
 
 def detect_format(path: Path, source: str) -> str:
     with path.open("rb") as f:
-        head = f.read(_SNIFF_BYTES)
+        head = f.read(_SNIFF_BYTES).removeprefix(codecs.BOM_UTF8)
     first_line = head.split(b"\n", 1)[0].strip()
     try:
         first = json.loads(first_line)

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from core.errors import InputError
 from core.importers.reading import short
-from core.models import TOO_DEEP, Node, NodeKind, Trace, nested_too_deep
+from core.models import NON_FINITE, TOO_DEEP, Node, NodeKind, Trace, nested_too_deep, whole_number_problem
 
 Model = TypeVar("Model", Node, Trace)
 TOO_DEEP_TO_SHOW = "(a value nested too deeply to show)"
@@ -104,4 +104,9 @@ def describe(exc: ValidationError, text: str | None = None) -> str:
     parts = []
     for part in error["loc"]:
         parts.append(f"[{part}]" if isinstance(part, int) else ("." if parts else "") + str(part))
-    return f"{''.join(parts)}: {error['msg']}"
+    message = error["msg"]
+    if error["type"] == "finite_number":
+        message = NON_FINITE
+    elif error["type"] in ("less_than_equal", "greater_than_equal") and isinstance(error["input"], int):
+        message = whole_number_problem(error["input"]) or message  # the bounds of whole numbers are the store's
+    return f"{''.join(parts)}: {message}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 from json.decoder import scanstring
@@ -10,18 +11,20 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import InputError
+from core.models import MB
 
-DEFAULT_MAX_BYTES = 200 * 1024 * 1024
+DEFAULT_MAX_BYTES = 200 * MB
 
 
 def read_text(path: Path, source: str) -> str:
-    """The file as text; invalid UTF-8 is an error naming the line."""
+    """The file as text, without the byte-order mark some Windows tools write; invalid UTF-8 is an error naming the line."""
     data = path.read_bytes()
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise InputError(source, f"invalid UTF-8 (byte {exc.start})", line) from None
+        start = exc.start + (len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0)
+        line = data.count(b"\n", 0, start) + 1
+        raise InputError(source, f"invalid UTF-8 (byte {start})", line) from None
 
 
 def load_json(text: str, source: str, line: int | None = None) -> Any:

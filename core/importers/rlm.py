@@ -72,7 +72,7 @@ from typing import Any
 from core.errors import InputError
 from core.importers.base import ParsedTrace, as_text, validated
 from core.importers.reading import iter_jsonl, read_text, short
-from core.models import Node, NodeKind, SourceFormat, Status, Trace
+from core.models import NON_FINITE, Node, NodeKind, SourceFormat, Status, Trace
 
 ROOT_ID = "root"
 RECORD_TYPES = ("metadata", "run_context", "iteration")
@@ -114,7 +114,7 @@ def parse(path: Path, source: str) -> list[ParsedTrace]:
 
 def _records(text: str, source: str):
     """(line number, record) for each non-blank line; each record must be an object with a known type."""
-    for number, value in iter_jsonl(text.removeprefix("\ufeff"), source):
+    for number, value in iter_jsonl(text, source):
         if not isinstance(value, dict):
             raise InputError(source, f"a record should be a JSON object, got {_show(value)}", number)
         kind = value.get("type")
@@ -207,7 +207,9 @@ class _Reader:
             return None
         if not isinstance(value, kind) or (isinstance(value, bool) and kind is not str):
             raise self.fail(f"{key!r} should be {_KINDS[kind]}, got {_show(value)}")
-        if isinstance(value, (int, float)) and not (math.isfinite(value) and abs(value) < 2**53):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.fail(f"{key!r}: {NON_FINITE}")
+        if isinstance(value, (int, float)) and abs(value) >= 2**53:
             raise self.fail(f"{key!r} is out of range: {_show(value)}")
         return value
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -40,5 +41,5 @@ def _parse_jsonl(path: Path, source: str) -> list[ParsedTrace]:
 def _is_jsonl(path: Path) -> bool:
     """A document whose first line is a whole JSON object with more lines after it."""
     with path.open("rb") as f:
-        first = f.readline().strip()
+        first = f.readline().removeprefix(codecs.BOM_UTF8).strip()
         return first.startswith(b"{") and first.endswith(b"}") and bool(f.read(4096).strip())

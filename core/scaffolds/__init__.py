@@ -1,10 +1,13 @@
 """Scaffolds and strategies: extract them from traces, edit and version them, approve them, reuse them.
 
-    from core.scaffolds import extract_scaffold, compression, export
+    from core.auth import Actor, Role
+    from core.scaffolds import extract_scaffold, export
+    dana, lee = Actor("dana@example.com", Role.REVIEWER), Actor("lee@example.com", Role.APPROVER)
     scaffold = extract_scaffold(store.load_trace("legal-msa-teacher-70b"))
-    first = store.save_scaffold(None, scaffold, author="dana", comment="extracted")
-    store.set_scaffold_status(first.scaffold_id, 1, "approved", actor="lee", comment="looks right")
-    print(export(store.get_scaffold(first.scaffold_id, approved=True), "prompt"))
+    first = store.save_scaffold(None, scaffold, author=dana, comment="extracted")
+    store.set_scaffold_status(first.scaffold_id, 1, "in_review", actor=dana)
+    store.set_scaffold_status(first.scaffold_id, 1, "approved", actor=lee, comment="looks right")
+    print(export(store.reusable_scaffold(first.scaffold_id), "prompt"))
 """
 
 from core.scaffolds.critique import apply_critique, draft_from_critique

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from core.auth import Actor
 from core.scaffolds.critique import USABLE_REVIEW_STATUSES, draft_from_critique
 from core.scaffolds.extract import (
     Compression, compression, context_chars, extract_scaffold, first_level_subproblems, merge_strategy, scaffold_bytes,
@@ -23,7 +24,7 @@ class Draft:
     edits: list[str] = field(default_factory=list)  # what a critique changed
 
 
-def draft_scaffold(store: Store, trace_ids: list[str], *, author: str, from_critique: bool = False) -> Draft:
+def draft_scaffold(store: Store, trace_ids: list[str], *, author: Actor, from_critique: bool = False) -> Draft:
     """Extract (one trace) or merge (several) a scaffold and save it as version 1, a draft."""
     if not trace_ids:
         raise ScaffoldError("name at least one trace to extract a scaffold from")

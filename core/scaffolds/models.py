@@ -16,6 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from core.auth import Action, Actor, PermissionDenied
 from core.errors import TrellisError
 
 
@@ -27,16 +28,16 @@ class ScaffoldStatus(StrEnum):
     DEPRECATED = "deprecated"
 
 
-# Which status a version may move to from the one it has. A rejected or
-# deprecated version is final: the way forward is a new version.
+# Which status a version may move to from the one it has. Approval needs a version
+# submitted for review; a rejected or deprecated version is final: the way forward is a new version.
 TRANSITIONS: dict[ScaffoldStatus, set[ScaffoldStatus]] = {
-    ScaffoldStatus.DRAFT: {ScaffoldStatus.IN_REVIEW, ScaffoldStatus.APPROVED, ScaffoldStatus.REJECTED},
+    ScaffoldStatus.DRAFT: {ScaffoldStatus.IN_REVIEW, ScaffoldStatus.REJECTED},
     ScaffoldStatus.IN_REVIEW: {ScaffoldStatus.APPROVED, ScaffoldStatus.REJECTED},
     ScaffoldStatus.APPROVED: {ScaffoldStatus.DEPRECATED},
     ScaffoldStatus.REJECTED: set(),
     ScaffoldStatus.DEPRECATED: set(),
 }
-DECISIONS_NEEDING_A_NAME = {ScaffoldStatus.APPROVED, ScaffoldStatus.REJECTED, ScaffoldStatus.DEPRECATED}
+DECISIONS = {ScaffoldStatus.APPROVED, ScaffoldStatus.REJECTED, ScaffoldStatus.DEPRECATED}
 
 
 class ScaffoldError(TrellisError):
@@ -192,12 +193,12 @@ class ScaffoldSummary:
     updated_by: str
 
 
-def check_transition(version: ScaffoldVersion, target: ScaffoldStatus, actor: str) -> None:
-    """Raise ScaffoldError unless ``actor`` may move ``version`` to ``target``."""
+def check_transition(version: ScaffoldVersion, target: ScaffoldStatus, actor: Actor) -> None:
+    """Raise PermissionDenied or ScaffoldError unless ``actor`` may move ``version`` to ``target``."""
     target = ScaffoldStatus(target)
-    if target in DECISIONS_NEEDING_A_NAME and not actor.strip():
-        verb = {"approved": "approving", "rejected": "rejecting", "deprecated": "deprecating"}[target]
-        raise ScaffoldError(f"{verb} {version.label} needs the reviewer's name")
+    actor.require(Action.DECIDE if target in DECISIONS else Action.SUBMIT)
+    if target == ScaffoldStatus.APPROVED and version.author == actor.name and not actor.single_user:
+        raise PermissionDenied(f"{actor.name} saved {version.label}; another approver has to approve it")
     if target not in TRANSITIONS[ScaffoldStatus(version.status)]:
         allowed = ", ".join(sorted(TRANSITIONS[ScaffoldStatus(version.status)])) or "nothing (save a new version instead)"
         who = f" by {version.reviewer}" if version.reviewer else ""

@@ -1,0 +1,89 @@
+"""A loopback HTTP listener that records every request and answers like an OpenAI-compatible chat
+endpoint, so a test can see what the server sent where, and with which key.
+
+It is bounded: it records at most `max_requests` requests (later ones get 503) and shuts itself down
+after `lifetime` seconds even if a test never closes it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+MAX_BODY = 1 << 20
+
+
+class Listener:
+    def __init__(self, answer: str = '{"findings": []}', *, max_requests: int = 20, lifetime: float = 300.0):
+        self.answer = answer
+        self.max_requests = max_requests
+        self.requests: list[dict] = []  # {"method", "path", "headers", "body"}
+        listener = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                self._record_and_answer()
+
+            def do_POST(self):
+                self._record_and_answer()
+
+            def _record_and_answer(self):
+                length = min(int(self.headers.get("Content-Length") or 0), MAX_BODY)
+                body = self.rfile.read(length).decode("utf-8", "replace")
+                headers = {name.lower(): value for name, value in self.headers.items()}
+                with listener._lock:
+                    full = len(listener.requests) >= listener.max_requests
+                    if not full:
+                        listener.requests.append({"method": self.command, "path": self.path, "headers": headers, "body": body})
+                reply = b"" if full else json.dumps(listener._completion()).encode()
+                self.send_response(503 if full else 200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, *args):
+                pass
+
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._timer = threading.Timer(lifetime, self.close)
+        self._timer.daemon = True
+
+    @property
+    def url(self) -> str:
+        """The base URL an OpenAI-compatible client is given."""
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def seen(self) -> str:
+        """Everything received, as one string to search for a secret."""
+        with self._lock:
+            return json.dumps(self.requests)
+
+    def _completion(self) -> dict:
+        return {
+            "id": "chatcmpl-listener", "object": "chat.completion", "created": 0, "model": "listener",
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": self.answer}}],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        }
+
+    def __enter__(self) -> Listener:
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop serving; safe to call twice, and from the lifetime timer."""
+        self._timer.cancel()
+        with self._lock:
+            closed, self._closed = self._closed, True
+        if not closed:
+            self._server.shutdown()
+            self._server.server_close()
+
+    _closed = False

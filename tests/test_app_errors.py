@@ -1,0 +1,68 @@
+"""A page that cannot open the database, or fails in any other way, shows people one sentence, never a
+traceback; the details go to the server log. tests/test_browser_errors.py checks both through app.py in Chromium."""
+
+import subprocess
+import sys
+
+import pytest
+
+import ui
+from core import Store, import_files
+from tests.conftest import SAMPLES
+from tests.explorer_library import open_page
+
+TRACE = "legal-msa-teacher-70b"
+# Another process holding the file read-write, as `trellis import` does while it runs.
+HOLD = "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('holding', flush=True); time.sleep(300)"
+
+
+@pytest.fixture
+def db(tmp_path, monkeypatch):
+    path = tmp_path / "trellis.duckdb"
+    with Store(path) as store:
+        import_files(store, [SAMPLES / f"{TRACE}.json"])
+    monkeypatch.setenv("TRELLIS_DB", str(path))
+    return path
+
+
+@pytest.fixture
+def held(db):
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(db)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        yield db
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def shown(at) -> str:
+    """Everything a person reads on the page."""
+    elements = [*at.error, *at.exception, *at.warning, *at.info, *at.markdown, *at.caption, *at.code, *at.title]
+    return "\n".join(str(e.value) for e in elements) + "\n".join(line for e in at.exception for line in e.stack_trace)
+
+
+def assert_no_details(text: str, *secrets: str) -> None:
+    for detail in ("Traceback", 'File "', ".py", *secrets):
+        assert detail not in text, detail
+
+
+@pytest.mark.parametrize("page", ["trace", "scaffolds"])
+def test_a_database_held_by_another_process_is_one_sentence(held, caplog, page):
+    at = open_page(page, trace=TRACE)
+    assert not at.exception
+    assert [e.value for e in at.error] == [ui.STORE_UNAVAILABLE]
+    assert_no_details(shown(at), str(held), "duckdb", "IOException")
+    assert "in use by another process" in caplog.text and str(held) in caplog.text, "the details are in the log"
+
+
+def test_any_other_failure_on_a_page_shows_no_details(db, monkeypatch):
+    # AppTest runs a page on its own, without app.py's one-sentence handler (the browser test covers that):
+    # .streamlit/config.toml still keeps the message and traceback out of the page.
+    def broken(*args, **kwargs):
+        raise RuntimeError("secret detail from /srv/trellis/core/explore.py")
+
+    monkeypatch.setattr("core.explore.tree_window", broken)
+    at = open_page("trace", trace=TRACE)
+    assert at.exception, "the failure is still reported"
+    assert_no_details(shown(at), "secret", "RuntimeError")
