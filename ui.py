@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 from streamlit.runtime.pages_manager import PagesManager
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core.align import Alignment, align
 from core.auth import Action, Actor, Role, local_actor
@@ -65,6 +66,7 @@ def store() -> Store:
     even when a fresh server runs a page on its own for a shared link.
     """
     require_login()
+    forget_dropped_widgets()  # every page run starts here
     return _store_or_stop(db_path())
 
 
@@ -127,6 +129,25 @@ def stats(view: TraceView) -> TraceStats:
     return _trace_cache().get(("stats", db_path(), view.trace.id), lambda: trace_stats(view))
 
 
+def forget_dropped_widgets() -> None:
+    """Forget the widgets Streamlit has dropped (they have no value any more), callbacks and all.
+
+    Streamlit 1.67 keeps every widget's metadata for the whole session, and with it the callbacks and
+    format functions a page defined, which keep that page run's variables alive: without this a session
+    holds every trace it has shown (widgets keyed by trace or node never come back), whatever the trace
+    cache lets go. Uses Streamlit internals; on a version without them it does nothing.
+    """
+    try:
+        state = get_script_run_ctx().session_state._state
+        widgets = state._new_widget_state
+        # Widgets bound to the URL keep theirs: Streamlit still needs it to update the address.
+        keep = widgets.states.keys() | state._old_state.keys() | state._query_param_bound_widget_ids
+    except AttributeError:  # no script run, or another Streamlit
+        return
+    for widget_id in [w for w in widgets.widget_metadata if w not in keep]:
+        del widgets.widget_metadata[widget_id]
+
+
 def annotation_counts(trace_id: str) -> dict[str, int]:
     """Annotations per node of a trace, rejected ones left out (not cached: reviews change them)."""
     return dict(Counter(a.node_id for a in store().list_annotations(trace_id) if a.status != "rejected" and a.node_id))
@@ -145,17 +166,17 @@ def alignment(left: TraceView, right: TraceView) -> Alignment:
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$=&\"'])")
 
 
-# GFM links bare "scheme://", "www." and "name@host" even when each character is escaped; an invisible
-# word joiner inside each (unlike a zero-width space, no place to break the line) leaves nothing to link.
+# GFM links bare "scheme://", "www." and "name@host" even when each character is escaped; a zero-width
+# space inside each leaves nothing to link, and text search (the browser's, Playwright's) ignores it.
 _AUTOLINK = re.compile(r"(?<=:)(?=//)|(?<=www)(?=\.)|(?=@)", re.IGNORECASE)
-WORD_JOINER = "\u2060"
+ZERO_WIDTH_SPACE = "\u200b"
 
 
 def plain(text: str) -> str:
     """Trace text made safe for a place Streamlit renders as Markdown (labels, headers): every
     Markdown, HTML, colour (:red[...]) and icon (:icon:) marker backslash-escaped, bare URLs and
     e-mail addresses made inert, on one line."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", _AUTOLINK.sub(WORD_JOINER, " ".join(text.split())))
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", _AUTOLINK.sub(ZERO_WIDTH_SPACE, " ".join(text.split())))
 
 
 def show_text(

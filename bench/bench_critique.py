@@ -1,5 +1,6 @@
 """Structural critique at scale: a 10,000-node student against a 10,000-node reference and against
-the 37-node sample teacher, and a 100,000-deep chain of recursive calls against that teacher.
+the 37-node sample teacher (also through the whole offline-teacher pipeline), and a 100,000-deep
+chain of recursive calls against that teacher.
 
     .venv/bin/python bench/bench_critique.py
 """
@@ -22,6 +23,7 @@ from generate import write_jsonl  # noqa: E402
 
 from core import Store, import_files  # noqa: E402
 from core.critique.structural import critique  # noqa: E402
+from core.critique.teacher import run_critique  # noqa: E402
 from core.models import Node, Trace  # noqa: E402
 from core.store import LoadedTrace  # noqa: E402
 
@@ -67,8 +69,7 @@ def main() -> None:
         write_jsonl(reference, 10_000, trace_id="bench")
         perturbed_copy(reference, student, "student")
         with Store(":memory:") as store:
-            import_files(store, [reference, student])
-            import_files(store, [SAMPLE_TEACHER])
+            import_files(store, [reference, student, SAMPLE_TEACHER])
             ref, stu = store.load_trace("bench"), store.load_trace("student")
             small_teacher = store.load_trace("legal-msa-teacher-70b")
             times, findings = timed(stu, ref, 5)
@@ -78,6 +79,10 @@ def main() -> None:
             times, findings = timed(ref, small_teacher, 5)
             print(f"structural critique, 10,000-node student vs 37-node teacher: median "
                   f"{statistics.median(times):.2f} s, max {max(times):.2f} s (5 runs), {len(findings):,} findings")
+            start = time.perf_counter()
+            result = run_critique(store, "bench", "legal-msa-teacher-70b")  # prompt, offline teacher, validation, storing
+            print(f"run_critique with the offline teacher, same pair: {time.perf_counter() - start:.2f} s, "
+                  f"{len(result.annotations):,} proposed annotations stored")
             nodes = [Node(id=f"n{i}", parent_id=f"n{i - 1}" if i else None, kind="recurse",
                           subproblem="Summarise the rest of the log") for i in range(100_000)]
             times, findings = timed(LoadedTrace(Trace(id="chain"), nodes), small_teacher, 3)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
-for script in ("bench_store.py", "bench_trace_page.py", "bench_critique.py"):
+for script in ("bench_store.py", "bench_trace_page.py", "bench_critique.py",
+               "bench_server_memory.py", "bench_sessions.py"):  # the last two drive Chromium
     if (HERE / script).exists():
         print(f"\n$ python bench/{script}", flush=True)
         subprocess.run([sys.executable, str(HERE / script)], check=True)

@@ -13,8 +13,10 @@ import ctypes
 import ctypes.util
 import os
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from contextlib import suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,6 +29,7 @@ DEFAULT_BUDGET_MB = 2048
 LOW_MEMORY_SHARE = 0.10  # evict down when less than this share of the machine's memory is available
 
 T = TypeVar("T")
+_MISSING = object()
 
 
 def budget_from_environment() -> int:
@@ -50,6 +53,11 @@ class TraceCache:
         self._memory_low = memory_low or machine_memory_low
         self._entries: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()  # least recently used first
         self._used = 0
+        # A Streamlit session holds the trace of its last run (its widgets' callbacks see the page's
+        # variables) until it runs again or, once disconnected, for server.disconnectedSessionTTL.
+        # A value evicted or too big to keep is handed to the next session from here while anyone
+        # holds it, so memory holds at most one copy of a trace, never one per session.
+        self._held: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
         self._lock = threading.Lock()
         self._building: dict[Hashable, threading.Lock] = {}
 
@@ -65,16 +73,15 @@ class TraceCache:
     def get(self, key: Hashable, build: Callable[[], T], size: Callable[[Any], int] | None = None) -> T:
         """The value kept under ``key``, else ``build()``'s, kept if its size (``estimated_bytes``) fits."""
         with self._lock:
-            if key in self._entries:
-                self._entries.move_to_end(key)
-                self._evict(keep=key)
-                return self._entries[key][0]
+            value = self._lookup(key)
+            if value is not _MISSING:
+                return value
             building = self._building.setdefault(key, threading.Lock())
         with building:
             with self._lock:
-                if key in self._entries:
-                    self._entries.move_to_end(key)
-                    return self._entries[key][0]
+                value = self._lookup(key)  # another session may have built it meanwhile
+                if value is not _MISSING:
+                    return value
             try:
                 value = build()
             finally:
@@ -85,8 +92,17 @@ class TraceCache:
                 if nbytes <= self.budget:
                     self._entries[key] = (value, nbytes)
                     self._used += nbytes
+                with suppress(TypeError):  # not every value can be referenced weakly
+                    self._held[key] = value
                 self._evict(keep=key)
             return value
+
+    def _lookup(self, key: Hashable) -> Any:
+        if key in self._entries:
+            self._entries.move_to_end(key)
+            self._evict(keep=key)
+            return self._entries[key][0]
+        return self._held.get(key, _MISSING)
 
     def clear(self) -> None:
         with self._lock:

@@ -57,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--replace", action="store_true", help="replace traces whose id is already stored")
     sub.add_argument("--max-mb", type=float, default=DEFAULT_MAX_BYTES / MB,
                      help=f"largest file accepted, in MB (default {DEFAULT_MAX_BYTES // MB}); in every format, "
-                          f"one node (in JSONL, one line) may hold at most {MAX_NODE_BYTES // MB} MB")
+                          f"one node may hold at most {MAX_NODE_BYTES // MB} MB of text and metadata")
     db_option(sub)
 
     sub = command("list", _list, "List the traces in the store.")
@@ -134,6 +134,7 @@ def _import(args: argparse.Namespace) -> None:
         traces = import_files(
             store, args.paths, args.format, replace=args.replace, max_bytes=int(args.max_mb * MB),
             on_identical=lambda message: print(message, file=sys.stderr),
+            actor=command_line_actor(team=bool(store.list_users())),
         )
     for t in traces:
         for warning in t.warnings:

@@ -25,8 +25,8 @@ TOO_DEEP = f"metadata nests more than {MAX_NESTING} levels deep"
 METADATA_DESCRIPTION = f"Free data; objects and lists nest at most {MAX_NESTING} levels deep."
 
 # How big an import may be, the same in every format: the whole file at most `trellis import
-# --max-mb` (200 MB by default), and each node at most MAX_NODE_BYTES of text and metadata (in
-# Trellis JSONL, each line at most that). DuckDB's JSON reader holds buffers of the per-node size
+# --max-mb` (200 MB by default), and each node at most MAX_NODE_BYTES of text and metadata, which
+# in Trellis JSONL is about the size of its line. DuckDB's JSON reader holds buffers of that size
 # per thread, so it sets the memory a big JSONL import needs.
 MB = 1024 * 1024
 MAX_NODE_BYTES = 16 * MB
@@ -69,8 +69,22 @@ def whole_number_problem(value: int) -> str | None:
 def non_finite_at(value: Any) -> str | None:
     """Where a JSON value holds NaN or Infinity, e.g. 'NaN at runs[2].score', or None.
 
-    Walked with a stack: metadata may nest deeper than Python's recursion limit.
+    Walked with a stack, as metadata may nest deeper than Python's recursion limit; paths are
+    only worked out once one is found, as this runs on every node's metadata.
     """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, float) and not math.isfinite(item):
+            return _non_finite_path(value)
+    return None
+
+
+def _non_finite_path(value: Any) -> str | None:
     stack: list[tuple[str, Any]] = [("", value)]
     while stack:
         path, item = stack.pop()

@@ -16,7 +16,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -400,12 +400,13 @@ class Store:
 
     # ------------------------------------------------------------- writing
 
-    def add_traces(self, traces: list[tuple], *, replace: bool = False) -> None:
+    def add_traces(self, traces: list[tuple], *, actor: Actor, replace: bool = False) -> None:
         """Store validated traces in one transaction, each as (trace, node table, node depths, source file)
         or (..., source file, sha256 of the file's bytes).
 
         A trace id that is already stored is an error unless ``replace``.
         """
+        actor.require(Action.IMPORT)
         with self._transaction() as cur:
             for trace, nodes, depth, source_file, *content_hash in traces:
                 exists = cur.execute("SELECT count(*) FROM traces WHERE id = ?", [trace.id]).fetchone()[0]
@@ -453,6 +454,7 @@ class Store:
                         trace.id,
                     ],
                 )
+                _audit(cur, actor, "replace trace" if exists else "import trace", trace.id, file=source_file)
 
     def delete_trace(self, trace_id: str, actor: Actor) -> None:
         actor.require(Action.DELETE)

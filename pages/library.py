@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
+from core.auth import Action
 from core.errors import InputError, TrellisError
 from core.explore import one_line
 from core.importers import import_files
@@ -16,11 +17,15 @@ st.title("Library")
 
 # ------------------------------------------------------------------ upload
 
+actor = ui.actor()
 with st.expander("Import trace files", icon=":material/upload:"):
     st.caption("Trellis JSON or JSONL, RLM logs, OpenTelemetry/OpenInference OTLP JSON, LangSmith run trees.")
+    if not actor.can(Action.IMPORT):
+        st.info(ui.plain(f"You are a {actor.role}: reviewers and above import traces."), icon=":material/lock:")
     with st.form("upload", clear_on_submit=True, border=False):
-        uploads = st.file_uploader("Trace files", type=["json", "jsonl"], accept_multiple_files=True)
-        submitted = st.form_submit_button("Import")
+        uploads = st.file_uploader("Trace files", type=["json", "jsonl"], accept_multiple_files=True,
+                                   disabled=not actor.can(Action.IMPORT))
+        submitted = st.form_submit_button("Import", disabled=not actor.can(Action.IMPORT))
     if submitted and uploads:
         progress = st.progress(0.0, text="Importing…")
         for done, upload in enumerate(uploads, start=1):
@@ -30,7 +35,7 @@ with st.expander("Import trace files", icon=":material/upload:"):
                 path = Path(folder) / name
                 path.write_bytes(upload.getbuffer())
                 try:
-                    imported = import_files(store, [path], on_identical=lambda message: st.info(
+                    imported = import_files(store, [path], actor=actor, on_identical=lambda message: st.info(
                         ui.plain(message.replace(f"{folder}/", "")), icon=":material/check:"))
                 except InputError as exc:
                     where = f"{name}:{exc.line}" if exc.line is not None else name

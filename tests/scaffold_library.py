@@ -49,4 +49,4 @@ def run(trace_id: str, steps: list[str], *, task_class: str = "contract-review",
 
 def store_run(store: Store, loaded: LoadedTrace) -> None:
     depth = check_tree([n.id for n in loaded.nodes], [n.parent_id for n in loaded.nodes])
-    store.add_traces([(loaded.trace, nodes_to_arrow(loaded.nodes), depth, None)])
+    store.add_traces([(loaded.trace, nodes_to_arrow(loaded.nodes), depth, None)], actor=DANA)

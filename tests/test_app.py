@@ -159,3 +159,40 @@ def element_sizes(node) -> list[int]:
     for child in getattr(node, "children", {}).values():
         sizes += element_sizes(child)
     return sizes
+
+
+def test_a_session_lets_go_of_a_trace_it_has_left(tmp_path, monkeypatch):
+    """Streamlit keeps every widget's callbacks, and through them the page's variables, for the whole
+    session; a trace the cache has let go must not live on in a session that showed it once."""
+    import gc
+    import weakref
+
+    from core import Store, import_files
+    from core.explore import TraceView
+    from tests.conftest import trellis_json
+
+    # One node each: AppTest itself keeps a selectbox's format function, and a node with children has one.
+    for trace_id in ("one", "two"):
+        (tmp_path / f"{trace_id}.json").write_text(trellis_json(trace_id, [{"id": "root", "kind": "decompose"}]))
+    db = tmp_path / "two.duckdb"
+    with Store(db) as store:
+        import_files(store, [tmp_path / "one.json", tmp_path / "two.json"])
+    monkeypatch.setenv("TRELLIS_DB", str(db))
+    monkeypatch.setenv("TRELLIS_CACHE_MB", "0")  # nothing is kept: only sessions hold views
+    built, build = [], TraceView.build
+
+    def build_and_watch(cls, loaded):
+        view = build(loaded)
+        built.append(weakref.ref(view))
+        return view
+
+    monkeypatch.setattr(TraceView, "build", classmethod(build_and_watch))
+
+    at = open_page("trace", trace="one")
+    at.query_params["trace"] = "two"
+    at.run()
+    at.run()  # a second run on "two": nothing of "one" is drawn any more
+    assert not at.exception
+    gc.collect()
+    alive = {ref().trace.id for ref in built if ref() is not None}
+    assert alive == {"two"}

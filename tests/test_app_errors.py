@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 import ui
 from core import Store, import_files
@@ -66,3 +67,17 @@ def test_any_other_failure_on_a_page_shows_no_details(db, monkeypatch):
     at = open_page("trace", trace=TRACE)
     assert at.exception, "the failure is still reported"
     assert_no_details(shown(at), "secret", "RuntimeError")
+
+
+def test_the_one_sentence_handler_logs_what_it_hides(caplog):
+    def script():
+        import ui
+
+        try:
+            raise RuntimeError("secret detail")
+        except RuntimeError as exc:
+            ui.show_failure(exc)
+
+    at = AppTest.from_function(script).run()
+    assert [e.value for e in at.exception] == [ui.PAGE_FAILED] and not at.exception[0].stack_trace
+    assert "secret detail" in caplog.text and "Traceback" in caplog.text

@@ -80,3 +80,18 @@ def test_an_actor_is_who_the_identity_provider_says():
     someone = Actor("someone@example.com", Role.VIEWER)
     with pytest.raises(PermissionDenied, match=r"someone@example.com \(viewer\) may not run critiques: that needs the reviewer role"):
         someone.require(Action.CRITIQUE)
+
+
+def test_imports_and_critiques_are_audited_and_a_viewer_may_do_neither(store, tmp_path):
+    from core import import_files
+    from core.critique.teacher import run_critique
+
+    with pytest.raises(PermissionDenied, match="may not import traces"):
+        import_files(store, sample_files()[:1], actor=VIC)
+    assert store.count_traces() == 0
+    [imported] = import_files(store, sample_files()[:1], actor=DANA)
+    with pytest.raises(PermissionDenied, match="may not run critiques"):
+        run_critique(store, imported.trace.id, actor=VIC)
+    run_critique(store, imported.trace.id, actor=DANA)
+    assert [(e.actor, e.action, e.target) for e in store.audit_log()] == [
+        (DANA.name, "critique", imported.trace.id), (DANA.name, "import trace", imported.trace.id)]

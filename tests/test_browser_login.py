@@ -122,3 +122,21 @@ def test_a_viewer_cannot_approve_and_an_approver_can_under_their_own_name(browse
     expect(changes).to_contain_text("lee@example.com")
     screenshot(approver, "login-approver-audit")
     approver.context.close()
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses a socket on this machine listens on for ``port`` (from /proc/net/tcp and tcp6)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                local, state = line.split()[1], line.split()[3]
+                address, hex_port = local.rsplit(":", 1)
+                if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                    found.add(address)
+    return found
+
+
+def test_without_login_the_app_listens_on_loopback_only(app_url):
+    port = int(app_url.rsplit(":", 1)[1])
+    assert listening_addresses(port) == {"0100007F"}  # 127.0.0.1, and no wildcard or IPv6 socket

@@ -31,18 +31,21 @@ def test_the_size_estimate_grows_with_nodes_and_text(store, tmp_path):
 
 
 def test_the_least_recently_used_trace_goes_first(store, tmp_path):
-    views = {name: add_trace(store, tmp_path, name, 200) for name in "abc"}
-    cache = TraceCache(int(2.5 * estimated_bytes(views["a"])), memory_low=lambda: False)
+    for name in "abc":
+        add_trace(store, tmp_path, name, 200)
+    cache = TraceCache(int(2.5 * estimated_bytes(TraceView.load(store, "a"))), memory_low=lambda: False)
     builds = []
 
     def get(name):
-        return cache.get(name, lambda: builds.append(name) or views[name])
+        # Nothing here holds on to a view, so one evicted is gone and is built again.
+        return cache.get(name, lambda: builds.append(name) or TraceView.load(store, name)).trace.id
 
     get("a"), get("b"), get("a")  # a is now the most recently used
     get("c")
     assert cache.keys() == ["a", "c"]
     assert cache.used <= cache.budget
-    assert get("a") is views["a"] and builds == ["a", "b", "c"]  # served from the cache, not built again
+    get("a")
+    assert builds == ["a", "b", "c"]  # served from the cache, not built again
     get("b")
     assert cache.keys() == ["a", "b"] and builds == ["a", "b", "c", "b"]
 
@@ -54,6 +57,22 @@ def test_a_trace_bigger_than_the_whole_budget_is_served_but_not_kept(store, tmp_
     assert cache.get("big", lambda: big) is big
     assert cache.keys() == ["small"]
     assert cache.used == estimated_bytes(small)
+
+
+def test_a_trace_not_kept_is_shared_while_a_session_holds_it(store, tmp_path):
+    add_trace(store, tmp_path, "big", 2000)
+    cache = TraceCache(1000, memory_low=lambda: False)
+    builds = []
+
+    def build():
+        builds.append(1)
+        return TraceView.load(store, "big")
+
+    held = cache.get("big", build)
+    assert cache.get("big", build) is held and builds == [1]  # a second session gets the same copy
+    del held
+    cache.get("big", build)
+    assert builds == [1, 1]  # nobody held it any more: built again
 
 
 def test_memory_pressure_leaves_only_the_trace_in_use(store, tmp_path):

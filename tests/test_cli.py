@@ -120,7 +120,7 @@ def test_import_help_states_the_size_limits(capsys):
         main(["import", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
     assert "largest file accepted, in MB (default 200)" in help_text
-    assert "in every format, one node (in JSONL, one line) may hold at most 16 MB" in help_text
+    assert "in every format, one node may hold at most 16 MB of text and metadata" in help_text
 
 
 def test_unknown_trace_id(capsys, db):

@@ -167,7 +167,7 @@ def test_a_whole_number_too_big_to_store_names_the_field(store, tmp_path, small_
     small_tree[1]["tokens_in"] = 10**30
     too_big = "tokens_in: 1e30 is larger than the largest whole number Trellis stores (2^63-1)"
     assert_rejected(store, tmp_path, trellis_json("t", small_tree), f"nodes[1].{too_big}")
-    jsonl = trellis_jsonl("t", small_tree).replace("\n", "\n\n", 1)  # DuckDB counts lines without the blank one
+    jsonl = trellis_jsonl("t", small_tree).replace("\n", "\n\n", 1)  # DuckDB's line numbers skip blank lines; ours don't
     assert_rejected(store, tmp_path, jsonl, too_big, "t.jsonl", line=4)
     small_tree[1]["tokens_in"] = None
     small_tree[2]["order"] = -(10**30)

@@ -23,7 +23,7 @@ def unescaped(markdown: str) -> str:
 def test_bare_urls_and_email_addresses_are_left_nothing_to_link(text):
     shown = unescaped(ui.plain(text))
     assert not GFM_URL.search(shown) and not GFM_EMAIL.search(shown)
-    assert shown.replace(ui.WORD_JOINER, "") == text, "it reads exactly as written"
+    assert shown.replace(ui.ZERO_WIDTH_SPACE, "") == text, "it reads exactly as written"
 
 
 def test_markdown_is_still_escaped_and_whitespace_collapsed():

@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from core.auth import Action, Actor, local_actor
 from core.errors import InputError, TreeError
 from core.importers.reading import DEFAULT_MAX_BYTES, load_json, read_text
 from core.models import MAX_NODE_BYTES, MAX_WHOLE, MB, NODE_LIMIT, Trace
@@ -104,12 +105,16 @@ def import_files(
     replace: bool = False,
     max_bytes: int = DEFAULT_MAX_BYTES,
     on_identical: Callable[[str], None] = lambda message: None,
+    actor: Actor | None = None,
 ) -> list[ReadTrace]:
     """Read every file (a folder means the .json and .jsonl files in it), then store all their traces in one transaction.
 
     A file whose exact bytes were imported before is not read again (unless ``replace``): it is
     skipped with a message to ``on_identical``, so a rerun after a crash or an interruption costs nothing.
+    ``actor`` is who imports (the local account by default); checked before anything is read.
     """
+    actor = actor or local_actor()
+    actor.require(Action.IMPORT)
     traces = []
     for path in expand_paths(paths):
         content_hash = _content_hash(path) if path.is_file() and path.stat().st_size <= max_bytes else None
@@ -126,7 +131,7 @@ def import_files(
         if t.trace.id in seen:
             raise InputError(t.source, f"trace id {t.trace.id!r} also comes from {seen[t.trace.id]}")
         seen[t.trace.id] = t.source
-    store.add_traces([(t.trace, t.nodes, t.depth, t.source, t.content_hash) for t in traces], replace=replace)
+    store.add_traces([(t.trace, t.nodes, t.depth, t.source, t.content_hash) for t in traces], actor=actor, replace=replace)
     return traces
 
 
