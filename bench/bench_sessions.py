@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import machine  # noqa: E402
 from generate import write_jsonl  # noqa: E402
 from playwright.async_api import async_playwright  # noqa: E402
-from serving import CHROMIUM, CHROMIUM_ARGS, import_with_cli, machine_load, serve  # noqa: E402
+from serving import CHROMIUM, CHROMIUM_ARGS, cpu_seconds, import_with_cli, machine_load, serve  # noqa: E402
 
 from core import Store  # noqa: E402
 from core.explore import TraceView, search_trace  # noqa: E402
@@ -49,6 +49,7 @@ IDLE = "!document.querySelector('[data-testid=stStatusWidget]')"
 async def person(browser, url: str, number: int, searches: dict[str, int], selects: int, times: dict) -> None:
     context = await browser.new_context(viewport={"width": 1400, "height": 1800})
     page = await context.new_page()
+    page.set_default_timeout(WAIT_MS)  # 20 browsers on 2 cores: a click may wait long for its turn
     # Each person starts on another node, among the children of node `number + 1` (generate.py: fanout 6).
     node = 6 * (number + 1) + 1
     start = time.perf_counter()
@@ -76,7 +77,7 @@ def percentile(values: list[float], share: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[round(share * 100) - 1] if len(values) > 1 else values[0]
 
 
-async def run(url: str, args, searches: dict[str, int]) -> None:
+async def run(url: str, pid: int, args, searches: dict[str, int]) -> None:
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         first = {"open the trace page": [], "select a node": [], "search": []}
@@ -84,10 +85,12 @@ async def run(url: str, args, searches: dict[str, int]) -> None:
         print(f"first person: open (loads the trace) {first['open the trace page'][0]:.2f} s, "
               f"search (builds the index) {first['search'][0]:.2f} s  {machine_load()}", flush=True)
         times = {"open the trace page": [], "select a node": [], "search": []}
-        start = time.perf_counter()
+        start, server_cpu = time.perf_counter(), cpu_seconds(pid)
         await asyncio.gather(*(person(browser, url, i, dict(list(searches.items())[:args.searches]), args.selects, times)
                                for i in range(args.sessions)))
-        print(f"{args.sessions} people at once, all done in {time.perf_counter() - start:.0f} s  {machine_load()}")
+        wall = time.perf_counter() - start
+        print(f"{args.sessions} people at once, all done in {wall:.0f} s; the Streamlit server used "
+              f"{cpu_seconds(pid) - server_cpu:.0f} s of CPU in that time, the browsers the rest  {machine_load()}")
         for action, values in times.items():
             print(f"  {action:<20} p50 {percentile(values, 0.5):6.2f} s   p95 {percentile(values, 0.95):6.2f} s   "
                   f"max {max(values):6.2f} s   ({len(values)} actions)  {machine_load()}", flush=True)
@@ -110,8 +113,8 @@ def main() -> None:
             view = TraceView.load(store, TRACE)
         searches = {q: search_trace(view, q)[1] for q in QUERIES}
         assert len(set(searches.values())) == len(searches), f"queries with the same count: {searches}"
-        with serve(db) as (url, _):
-            asyncio.run(run(url, args, searches))
+        with serve(db) as (url, pid):
+            asyncio.run(run(url, pid, args, searches))
 
 
 if __name__ == "__main__":

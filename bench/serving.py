@@ -33,6 +33,12 @@ def memory_mb(pid: int) -> tuple[float, float]:
     return int(status["VmRSS"].split()[0]) / 1024, int(status["VmHWM"].split()[0]) / 1024
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time a process has used so far (user and system)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
 def serve(db: Path, *, app: Path = ROOT, env: dict[str, str] | None = None) -> Iterator[tuple[str, int]]:
     """`streamlit run app.py -- --db DB` on a free port; yields its URL and process id."""

@@ -1,6 +1,6 @@
 """Loaded traces kept in memory within a byte budget, for a server that many people share.
 
-A 1,000,000-node trace takes about 2 GB once loaded, so a cache that counts
+A 1,000,000-node trace takes about 2.3 GB once loaded, so a cache that counts
 entries (six traces) can take a server past its memory. ``TraceCache`` counts
 estimated bytes instead: the least recently used entries go first when the
 budget is exceeded or the machine runs short of memory, and a value larger
@@ -53,8 +53,8 @@ class TraceCache:
         self._memory_low = memory_low or machine_memory_low
         self._entries: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()  # least recently used first
         self._used = 0
-        # A Streamlit session holds the trace of its last run (its widgets' callbacks see the page's
-        # variables) until it runs again or, once disconnected, for server.disconnectedSessionTTL.
+        # A Streamlit session holds the trace it shows (its widgets' callbacks see the page's variables)
+        # until it shows another page, or, once disconnected, for server.disconnectedSessionTTL.
         # A value evicted or too big to keep is handed to the next session from here while anyone
         # holds it, so memory holds at most one copy of a trace, never one per session.
         self._held: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
@@ -103,12 +103,6 @@ class TraceCache:
             self._evict(keep=key)
             return self._entries[key][0]
         return self._held.get(key, _MISSING)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self._used = 0
-        _return_freed_memory()
 
     def _evict(self, keep: Hashable) -> None:
         """Drop the least recently used entries until the rest fit; all but ``keep`` when memory is low."""

@@ -161,11 +161,13 @@ def element_sizes(node) -> list[int]:
     return sizes
 
 
-def test_a_session_lets_go_of_a_trace_it_has_left(tmp_path, monkeypatch):
+def test_a_session_lets_go_of_a_trace_it_has_left(tmp_path, monkeypatch, request):
     """Streamlit keeps every widget's callbacks, and through them the page's variables, for the whole
     session; a trace the cache has let go must not live on in a session that showed it once."""
     import gc
     import weakref
+
+    import streamlit as st
 
     from core import Store, import_files
     from core.explore import TraceView
@@ -179,6 +181,8 @@ def test_a_session_lets_go_of_a_trace_it_has_left(tmp_path, monkeypatch):
         import_files(store, [tmp_path / "one.json", tmp_path / "two.json"])
     monkeypatch.setenv("TRELLIS_DB", str(db))
     monkeypatch.setenv("TRELLIS_CACHE_MB", "0")  # nothing is kept: only sessions hold views
+    st.cache_resource.clear()  # the process's trace cache is made again, with that budget
+    request.addfinalizer(st.cache_resource.clear)  # and again after, with the usual one
     built, build = [], TraceView.build
 
     def build_and_watch(cls, loaded):
