@@ -8,7 +8,7 @@ PORT   ?= 8501
 ADDRESS ?= 127.0.0.1
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: run test setup browser bench schema clean
+.PHONY: run test setup lock browser bench schema clean
 
 run: $(DB)
 	$(BIN)/streamlit run app.py --server.address $(ADDRESS) --server.port $(PORT) --server.headless true \
@@ -24,6 +24,15 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
+
+# requirements.lock is compiled from pyproject.toml (its dependencies and the test extra), never
+# edited by hand: change pyproject.toml, run `make lock`, commit both. Versions already in the lock
+# are kept unless pyproject.toml asks for others.
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check pip-tools==7.6.2
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --extra test --strip-extras \
+		--no-emit-index-url --no-emit-find-links --output-file requirements.lock pyproject.toml
 
 # A new database is loaded with the sample library; an existing one is left alone.
 $(DB): | setup

@@ -22,11 +22,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import machine  # noqa: E402
 from generate import write_jsonl  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
-from serving import CHROMIUM, CHROMIUM_ARGS, IDLE, ROOT, import_with_cli, machine_load, memory_mb, serve  # noqa: E402
+from serving import IDLE, ROOT, import_with_cli, machine_load, memory_mb  # noqa: E402
+
+from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, app_server  # noqa: E402
 
 
 def report(what: str, pid: int, seconds: float | None = None) -> None:
@@ -80,7 +83,7 @@ def main() -> None:
 
         env = {"TRELLIS_CACHE_MB": args.cache_mb} if args.cache_mb else {}
         print(f"server: {args.app}, TRELLIS_CACHE_MB={args.cache_mb or '(default)'}", flush=True)
-        with serve(db, app=args.app, env=env) as (url, pid), sync_playwright() as playwright:
+        with app_server(db, app=args.app, env=env) as (url, pid), sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_context(viewport={"width": 1400, "height": 1800}).new_page()
             report("started", pid)

@@ -27,10 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import machine  # noqa: E402
 from generate import write_jsonl  # noqa: E402
 from playwright.async_api import async_playwright  # noqa: E402
-from serving import CHROMIUM, CHROMIUM_ARGS, cpu_seconds, import_with_cli, machine_load, serve  # noqa: E402
+from serving import cpu_seconds, import_with_cli, machine_load  # noqa: E402
 
 from core import Store  # noqa: E402
 from core.explore import TraceView, search_trace  # noqa: E402
+from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, app_server  # noqa: E402
 
 TRACE = "shared"
 QUERIES = ["indemnify", "subprocessor", "wilful", "thirty days"]
@@ -113,7 +114,7 @@ def main() -> None:
             view = TraceView.load(store, TRACE)
         searches = {q: search_trace(view, q)[1] for q in QUERIES}
         assert len(set(searches.values())) == len(searches), f"queries with the same count: {searches}"
-        with serve(db) as (url, pid):
+        with app_server(db) as (url, pid):
             asyncio.run(run(url, pid, args, searches))
 
 

@@ -1,4 +1,5 @@
-"""What the browser benchmarks share: the real app under `streamlit run`, its memory, and the machine's load.
+"""What the browser benchmarks share besides starting the app, which they do as the browser tests do
+(tests/browser_support.app_server): the server's memory and CPU, the machine's load, importing with the CLI.
 
 On a shared 2-core machine a figure means little without the load it was taken under,
 so every figure these benchmarks print carries `machine_load()` beside it.
@@ -7,19 +8,12 @@ so every figure these benchmarks print carries `machine_load()` beside it.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
 
 
 def machine_load() -> str:
@@ -37,40 +31,6 @@ def cpu_seconds(pid: int) -> float:
     """CPU time a process has used so far (user and system)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-@contextmanager
-def serve(db: Path, *, app: Path = ROOT, env: dict[str, str] | None = None) -> Iterator[tuple[str, int]]:
-    """`streamlit run app.py -- --db DB` on a free port; yields its URL and process id."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
-         "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false", "--", "--db", str(db)],
-        cwd=app, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,  # a full pipe would stall the server
-        env={**os.environ, "TRELLIS_DB": "", "LITELLM_LOCAL_MODEL_COST_MAP": "True", **(env or {})},
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.read() == b"ok":
-                        break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("streamlit did not start")
-            time.sleep(0.3)
-        yield url, server.pid
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
 
 
 def import_with_cli(db: Path, *paths: Path) -> float:

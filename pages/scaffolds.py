@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-import ui
+import pages
 from core.auth import Action
 from core.errors import TrellisError
 from core.explore import one_line
@@ -12,340 +12,336 @@ from core.scaffolds import (
     Scaffold, ScaffoldConflict, ScaffoldStatus, diff_scaffolds, draft_scaffold, export, reapply, side_by_side,
     subproblem_rows, to_dot, to_prompt, to_text, with_rows,
 )
-
-store = ui.store()
-st.title("Scaffolds")
-st.caption(
-    "A scaffold is the first levels of a decomposition, with a few worked sub-results, that a student model "
-    "fills in. Every save is a new version; only versions a reviewer approved are exported or offered for reuse."
-)
+from pages import ui
 
 
-actor = ui.actor()
-
-flash = st.session_state.pop("scaffold_flash", None)
-with st.container():  # always drawn, so the elements below keep their places when it is empty
-    if flash:
-        st.success(ui.plain(flash), icon=":material/check_circle:")
-
-# ---------------------------------------------------------------- new draft
-
-ONE_TRACE, STRATEGY, CRITIQUE = "one trace", "several traces of a class (strategy)", "a trace's accepted critique"
-summaries = store.list_traces()
-rows = store.list_scaffolds()
-with st.expander("New scaffold from traces", icon=":material/add:", expanded=not rows):
-    if not summaries:
-        st.info("The library is empty; import traces on the Library page first.")
-    else:
-        labels = {s.id: f"{one_line(s.title or s.id, 120)} · {s.role} · {one_line(s.task_class or 'no class', 100)}" for s in summaries}
-        mode = st.radio("From", [ONE_TRACE, STRATEGY, CRITIQUE], horizontal=True, key="new_mode")
-        if mode == STRATEGY:
-            chosen = st.multiselect("Traces", list(labels), format_func=labels.get, key="new_traces")
-        else:
-            teachers = [s.id for s in summaries if s.role == "teacher"] or list(labels)
-            chosen = [st.selectbox("Trace", list(labels), index=list(labels).index(teachers[0]),
-                                   format_func=labels.get, key="new_trace")]
-        if st.button("Extract a draft", type="primary", disabled=not chosen or not actor.can(Action.EDIT),
-                     help=None if actor.can(Action.EDIT) else "Reviewers and above extract drafts."):
-            try:
-                draft = draft_scaffold(store, chosen, author=actor, from_critique=mode == CRITIQUE)
-            except TrellisError as exc:
-                st.error(ui.plain(str(exc)), icon=":material/error:")
-            else:
-                st.query_params["scaffold"] = draft.version.scaffold_id
-                st.session_state.scaffold_flash = (
-                    f"Saved {draft.version.label} as a draft. Compression: {draft.compression.describe()}."
-                    + (f" Critique edits: {'; '.join(draft.edits)}." if draft.edits else "")
-                )
-                st.rerun()
-
-# --------------------------------------------------------------------- list
-
-if not rows:
-    st.info("No scaffolds yet. Extract one from a teacher trace above, or run `trellis scaffold extract TRACE_ID`.")
-    st.stop()
-
-st.dataframe(
-    pd.DataFrame({
-        "id": [r.scaffold_id for r in rows],
-        "title": [r.title for r in rows],
-        "kind": [r.kind for r in rows],
-        "task class": [r.task_class and one_line(r.task_class, 100) for r in rows],
-        "latest": [f"v{r.latest_version}" for r in rows],
-        "status": [str(r.latest_status) for r in rows],
-        "approved": [f"v{r.approved_version}" if r.approved_version else "—" for r in rows],
-        "updated by": [r.updated_by for r in rows],
-    }),
-    hide_index=True, width="stretch",
-)
-
-ids = [r.scaffold_id for r in rows]
-if st.query_params.get("scaffold") in ids and st.session_state.get("scaffold_picker") != st.query_params["scaffold"]:
-    st.session_state.scaffold_picker = st.query_params["scaffold"]
-titles = {r.scaffold_id: r.title for r in rows}
-scaffold_id = st.selectbox(
-    "Open", ids, format_func=lambda i: f"{titles[i]} ({i})", key="scaffold_picker",
-    on_change=lambda: st.query_params.update(scaffold=st.session_state.scaffold_picker),
-)
-history = store.scaffold_history(scaffold_id)
-latest = history[-1]
-by_number = {v.version: v for v in history}
+def open_picked() -> None:  # a widget callback: a module function (see pages/ui.py)
+    st.query_params.update(scaffold=st.session_state.scaffold_picker)
 
 
-def version_label(number: int) -> str:
-    v = by_number[number]
-    return f"v{number} · {v.status} · {v.author}" + (f" · {v.comment}" if v.comment else "")
-
-
-# A new key whenever a version is added, so the picker moves to the newest one.
-shown = by_number[st.selectbox("Version", sorted(by_number, reverse=True), format_func=version_label,
-                               key=f"version:{scaffold_id}:{latest.version}")]
-
-# Keyed and bound to the URL, the open tab survives reruns and can be linked to (?tab=Review).
-outline_tab, edit_tab, compare_tab, review_tab, export_tab = st.tabs(
-    ["Outline", "Edit", "Compare", "Review", "Export"], key="tab", bind="query-params"
-)
-
-# ------------------------------------------------------------------ outline
-
-with outline_tab:
-    tree_column, text_column = st.columns([3, 2])
-    tree_column.graphviz_chart(to_dot(shown.content), width="stretch")
-    with text_column:
-        ui.show_text(f"v{shown.version} as text", to_text(shown.content))
-
-# --------------------------------------------------------------------- edit
-
-conflict_key, draft_key = f"conflict:{scaffold_id}", f"draft:{scaffold_id}"
-
-
-def show_conflict(conflict: dict) -> None:
-    base = by_number[conflict["base"]].content
-    mine = Scaffold.model_validate_json(conflict["mine"])
-    theirs = by_number[conflict["theirs"]]
-    st.error(ui.plain(conflict["message"]), icon=":material/sync_problem:")
-    st.markdown(f"**Their change**: version {conflict['base']} → version {theirs.version}, saved by {ui.plain(theirs.author)}")
-    show_diff(base, theirs.content)
-    st.markdown(f"**Your unsaved edit** against version {theirs.version}")
-    show_diff(theirs.content, mine)
-    keep, drop = st.columns(2)
-    if keep.button(f"Re-apply my edit on top of version {theirs.version}", type="primary", icon=":material/merge:"):
-        merged, notes = reapply(base, mine, theirs.content)
-        generation = st.session_state.get(draft_key, {}).get("generation", 0) + 1
-        st.session_state[draft_key] = {"base": theirs.version, "content": merged.model_dump_json(),
-                                       "generation": generation, "notes": notes, "dirty": True}
-        del st.session_state[conflict_key]
-        st.rerun()
-    if drop.button("Discard my edit and start from the latest version", icon=":material/delete:"):
-        del st.session_state[conflict_key]
-        st.session_state.pop(draft_key, None)
-        st.rerun()
-
-
-def changes_table(changes) -> pd.DataFrame:
-    return pd.DataFrame([{"what": c.what, "change": c.kind, "before": c.before, "after": c.after} for c in changes])
-
-
-def show_diff(old: Scaffold, new: Scaffold) -> None:
-    changes = diff_scaffolds(old, new)
-    if not changes:
-        st.caption("No differences.")
-        return
-    left, right = side_by_side(old, new)
-    left_column, right_column = st.columns(2)
-    left_column.code(left, language="diff", wrap_lines=True)
-    right_column.code(right, language="diff", wrap_lines=True)
-    st.dataframe(changes_table(changes), hide_index=True, width="stretch")
-
-
-def editing() -> dict:
-    """This session's edit: the version it started from (kept while anything is typed, so a save by someone
-    else never swaps the table from under the person), and any content re-applied after a conflict."""
-    if draft_key not in st.session_state:
-        st.session_state[draft_key] = {"base": latest.version, "content": None, "generation": 0, "notes": [],
-                                       "dirty": False}
-    return st.session_state[draft_key]
-
-
-def show_editor() -> None:
-    draft = editing()
-    base_number = draft["base"]
-    start = Scaffold.model_validate_json(draft["content"]) if draft["content"] else by_number[base_number].content
-    suffix = f"{scaffold_id}:{base_number}:{draft['generation']}"
-    st.caption(f"Editing on top of version {base_number}. Saving makes a new version, a draft; "
-               "approved versions stay as they are.")
-    if base_number != latest.version:
-        since = f"{latest.author} saved version {latest.version} since you started from version {base_number}."
-        if draft["dirty"]:
-            st.warning(ui.plain(f"{since} When you save, you will see both changes and can re-apply yours on top."),
-                       icon=":material/sync_problem:")
-        else:
-            st.info(ui.plain(since), icon=":material/sync_problem:")
-            if st.button(f"Start from version {latest.version}", icon=":material/refresh:"):
-                del st.session_state[draft_key]
-                st.rerun()
-    for note in draft["notes"]:
-        st.warning(ui.plain(note), icon=":material/info:")
-    left, right = st.columns(2)
-    title = left.text_input("Title", start.title, key=f"title:{suffix}")
-    task_class = right.text_input("Task class", start.task_class or "", key=f"class:{suffix}")
-    applicability = st.text_input("Applies to", start.applicability, key=f"applies:{suffix}")
-    root_task = st.text_area("Root task pattern", start.root_task, key=f"root:{suffix}", height=80)
-    st.caption("Sub-problems: rewrite cells, add rows at the bottom, delete rows, reorder by changing the position. "
-               "A new row needs no id; give it a parent id to put it under another sub-problem.")
-    table = st.data_editor(
-        pd.DataFrame(subproblem_rows(start), columns=["position", "id", "parent_id", "instruction", "context",
-                                                      "output_shape", "optional"]),
-        num_rows="dynamic", hide_index=True, width="stretch", key=f"rows:{suffix}",
-        column_config={
-            "position": st.column_config.NumberColumn("position", width="small", step=0.5),
-            "id": st.column_config.TextColumn("id", width="small"),
-            "parent_id": st.column_config.TextColumn("parent id", width="small"),
-            "instruction": st.column_config.TextColumn("instruction", width="large", required=True),
-            "context": st.column_config.TextColumn("context to carry", width="medium"),
-            "output_shape": st.column_config.TextColumn("returns", width="medium"),
-            "optional": st.column_config.CheckboxColumn("optional", width="small"),
-        },
+def page() -> None:
+    store = ui.store()
+    st.title("Scaffolds")
+    st.caption(
+        "A scaffold is the first levels of a decomposition, with a few worked sub-results, that a student model "
+        "fills in. Every save is a new version; only versions a reviewer approved are exported or offered for reuse."
     )
-    aggregation = st.text_area("Aggregation rule", start.aggregation, key=f"aggregation:{suffix}", height=80)
-    try:
-        edited = with_rows(start, table.to_dict("records"), title=title, task_class=task_class.strip() or None,
-                           applicability=applicability, root_task=root_task, aggregation=aggregation)
-    except TrellisError as exc:
-        st.warning(ui.plain(str(exc)), icon=":material/warning:")
-        return
-    base = by_number[base_number].content
-    changes = diff_scaffolds(base, edited)
-    draft["dirty"] = bool(changes)
-    st.subheader("Preview")
-    preview, changed = st.columns(2)
-    with preview:
-        ui.show_text("The edited scaffold", to_text(edited), height=420)
-    with changed:
-        st.caption(f"Changes from version {base_number}")
-        if changes:
-            st.dataframe(changes_table(changes), hide_index=True, width="stretch")
+
+    actor = ui.actor()
+
+    flash = st.session_state.pop("scaffold_flash", None)
+    with st.container():  # always drawn, so the elements below keep their places when it is empty
+        if flash:
+            st.success(ui.plain(flash), icon=":material/check_circle:")
+
+    # ---------------------------------------------------------------- new draft
+
+    ONE_TRACE, STRATEGY, CRITIQUE = "one trace", "several traces of a class (strategy)", "a trace's accepted critique"
+    summaries = store.list_traces()
+    rows = store.list_scaffolds()
+    with st.expander("New scaffold from traces", icon=":material/add:", expanded=not rows):
+        if not summaries:
+            st.info("The library is empty; import traces on the Library page first.")
         else:
-            st.text("none yet")
-    comment = st.text_input("What changed and why", key=f"comment:{suffix}")
-    if st.button("Save as a new version", type="primary", disabled=not changes or not actor.can(Action.EDIT),
-                 icon=":material/save:", help=None if actor.can(Action.EDIT) else "Reviewers and above save edits."):
-        try:
-            saved = store.save_scaffold(scaffold_id, edited, author=actor, comment=comment, based_on=base_number)
-        except ScaffoldConflict as exc:
-            st.session_state[conflict_key] = {"base": base_number, "mine": edited.model_dump_json(),
-                                              "theirs": exc.latest.version, "message": str(exc)}
-        else:
-            st.session_state.pop(draft_key, None)
-            st.session_state.scaffold_flash = f"Saved {saved.label} as a draft."
-        st.rerun()
+            labels = {s.id: f"{one_line(s.title or s.id, 120)} · {s.role} · {one_line(s.task_class or 'no class', 100)}" for s in summaries}
+            mode = st.radio("From", [ONE_TRACE, STRATEGY, CRITIQUE], horizontal=True, key="new_mode")
+            if mode == STRATEGY:
+                chosen = st.multiselect("Traces", list(labels), format_func=labels.get, key="new_traces")
+            else:
+                teachers = [s.id for s in summaries if s.role == "teacher"] or list(labels)
+                chosen = [st.selectbox("Trace", list(labels), index=list(labels).index(teachers[0]),
+                                       format_func=labels.get, key="new_trace")]
+            if st.button("Extract a draft", type="primary", disabled=not chosen or not actor.can(Action.EDIT),
+                         help=None if actor.can(Action.EDIT) else "Reviewers and above extract drafts."):
+                try:
+                    draft = draft_scaffold(store, chosen, author=actor, from_critique=mode == CRITIQUE)
+                except TrellisError as exc:
+                    st.error(ui.plain(str(exc)), icon=":material/error:")
+                else:
+                    st.query_params["scaffold"] = draft.version.scaffold_id
+                    st.session_state.scaffold_flash = (
+                        f"Saved {draft.version.label} as a draft. Compression: {draft.compression.describe()}."
+                        + (f" Critique edits: {'; '.join(draft.edits)}." if draft.edits else "")
+                    )
+                    st.rerun()
 
+    # --------------------------------------------------------------------- list
 
-with edit_tab:
-    if conflict_key in st.session_state:
-        show_conflict(st.session_state[conflict_key])
-    else:
-        show_editor()
+    if not rows:
+        st.info("No scaffolds yet. Extract one from a teacher trace above, or run `trellis scaffold extract TRACE_ID`.")
+        st.stop()
 
-# ------------------------------------------------------------------ compare
-
-with compare_tab:
-    numbers = sorted(by_number)
-    if len(numbers) < 2:
-        st.info("There is one version so far; save an edit to compare versions.")
-    else:
-        left, right = st.columns(2)
-        old = left.selectbox("From version", numbers, index=len(numbers) - 2, format_func=version_label,
-                             key=f"from:{scaffold_id}:{latest.version}")
-        new = right.selectbox("To version", numbers, index=len(numbers) - 1, format_func=version_label,
-                              key=f"to:{scaffold_id}:{latest.version}")
-        show_diff(by_number[old].content, by_number[new].content)
-
-# ------------------------------------------------------------------- review
-
-
-def decide(status: ScaffoldStatus, comment: str) -> None:
-    try:
-        result = store.set_scaffold_status(scaffold_id, shown.version, status, actor=actor, comment=comment)
-    except TrellisError as exc:
-        st.error(ui.plain(str(exc)), icon=":material/error:")
-    else:
-        st.session_state.scaffold_flash = f"{result.label} is now {result.status}."
-        st.rerun()
-
-
-with review_tab:
-    reviewed = f" by {shown.reviewer}" if shown.reviewer else ""
-    st.markdown(f"Version {shown.version} is **{shown.status}**{ui.plain(reviewed)}.")
-    if shown.review_comment:
-        ui.show_text("Review comment", shown.review_comment)
-    status = ScaffoldStatus(shown.status)
-    may_decide = actor.can(Action.DECIDE)
-    own_edit = shown.author == actor.name and not actor.single_user
-    if not may_decide:
-        st.info(ui.plain(f"You are a {actor.role}: only approvers approve, reject or deprecate."),
-                icon=":material/lock:")
-    elif own_edit and status == ScaffoldStatus.IN_REVIEW:
-        st.info("You saved this version, so another approver has to approve it.", icon=":material/lock:")
-    if status in (ScaffoldStatus.DRAFT, ScaffoldStatus.IN_REVIEW, ScaffoldStatus.APPROVED):
-        review_comment = st.text_input("Review comment", key=f"review:{scaffold_id}:{shown.version}")
-        buttons = st.columns(4)
-        if status == ScaffoldStatus.DRAFT and buttons[0].button(
-            "Submit for review", icon=":material/send:", disabled=not actor.can(Action.SUBMIT),
-            help="Approval needs a version submitted for review.",
-        ):
-            decide(ScaffoldStatus.IN_REVIEW, review_comment)
-        if status == ScaffoldStatus.IN_REVIEW and buttons[1].button(
-            "Approve", type="primary", icon=":material/verified:", disabled=not may_decide or own_edit
-        ):
-            decide(ScaffoldStatus.APPROVED, review_comment)
-        if status != ScaffoldStatus.APPROVED and buttons[2].button(
-            "Reject", icon=":material/block:", disabled=not may_decide
-        ):
-            decide(ScaffoldStatus.REJECTED, review_comment)
-        if status == ScaffoldStatus.APPROVED and buttons[3].button(
-            "Deprecate", icon=":material/archive:", disabled=not may_decide
-        ):
-            decide(ScaffoldStatus.DEPRECATED, review_comment)
-    else:
-        st.caption("A rejected or deprecated version is final; edit the scaffold to make a new version.")
-    st.caption("History")
     st.dataframe(
-        pd.DataFrame([{"version": e.version, "status": str(e.status), "by": e.actor, "comment": e.comment,
-                       "at": e.happened_at} for e in store.scaffold_events(scaffold_id)]),
+        pd.DataFrame({
+            "id": [r.scaffold_id for r in rows],
+            "title": [r.title for r in rows],
+            "kind": [r.kind for r in rows],
+            "task class": [r.task_class and one_line(r.task_class, 100) for r in rows],
+            "latest": [f"v{r.latest_version}" for r in rows],
+            "status": [str(r.latest_status) for r in rows],
+            "approved": [f"v{r.approved_version}" if r.approved_version else "—" for r in rows],
+            "updated by": [r.updated_by for r in rows],
+        }),
         hide_index=True, width="stretch",
     )
 
-# ------------------------------------------------------------------- export
+    ids = [r.scaffold_id for r in rows]
+    if st.query_params.get("scaffold") in ids and st.session_state.get("scaffold_picker") != st.query_params["scaffold"]:
+        st.session_state.scaffold_picker = st.query_params["scaffold"]
+    titles = {r.scaffold_id: f"{r.title} ({r.scaffold_id})" for r in rows}
+    scaffold_id = st.selectbox("Open", ids, format_func=titles.__getitem__, key="scaffold_picker", on_change=open_picked)
+    history = store.scaffold_history(scaffold_id)
+    latest = history[-1]
+    by_number = {v.version: v for v in history}
+    version_labels = {
+        v.version: f"v{v.version} · {v.status} · {v.author}" + (f" · {v.comment}" if v.comment else "") for v in history
+    }
 
-with export_tab:
-    if not shown.reusable:
-        approved = [v.version for v in history if v.reusable]
-        hint = f" Approved versions: {', '.join(f'v{n}' for n in approved)}." if approved else ""
-        st.info(f"Version {shown.version} is {shown.status}; only approved versions can be exported.{hint}")
-    else:
-        downloads = {"json": ("json", "application/json"), "yaml": ("yaml", "application/yaml"),
-                     "prompt": ("txt", "text/plain")}
-        for column, (fmt, (suffix, mime)) in zip(st.columns(3), downloads.items(), strict=True):
-            column.download_button(f"Download {fmt}", export(shown, fmt), file_name=f"{scaffold_id}-v{shown.version}.{suffix}",
-                                   mime=mime, icon=":material/download:")
-        ui.show_text("Prompt block for a student model", to_prompt(shown), height=420)
+    # A new key whenever a version is added, so the picker moves to the newest one.
+    shown = by_number[st.selectbox("Version", sorted(by_number, reverse=True), format_func=version_labels.__getitem__,
+                                   key=f"version:{scaffold_id}:{latest.version}")]
 
-# --------------------------------------------------------------------- find
+    # Keyed and bound to the URL, the open tab survives reruns and can be linked to (?tab=Review).
+    outline_tab, edit_tab, compare_tab, review_tab, export_tab = st.tabs(
+        ["Outline", "Edit", "Compare", "Review", "Export"], key="tab", bind="query-params"
+    )
 
-st.divider()
-st.subheader("Find a scaffold for a new task")
-task = st.text_area("Describe the new task", key="find_task", height=80,
-                    placeholder="e.g. Review the indemnities and liability caps of a supplier contract")
-classes = sorted({r.task_class for r in rows if r.task_class})
-wanted_class = st.selectbox("Task class (optional)", ["any", *classes], key="find_class")
-if task.strip():
-    fits = rank_scaffolds(store, task, task_class=None if wanted_class == "any" else wanted_class)
-    if not fits:
-        st.info("No approved scaffolds yet; only approved versions are offered for reuse.")
-    else:
+    # ------------------------------------------------------------------ outline
+
+    with outline_tab:
+        tree_column, text_column = st.columns([3, 2])
+        tree_column.graphviz_chart(to_dot(shown.content), width="stretch")
+        with text_column:
+            ui.show_text(f"v{shown.version} as text", to_text(shown.content))
+
+    # --------------------------------------------------------------------- edit
+
+    conflict_key, draft_key = f"conflict:{scaffold_id}", f"draft:{scaffold_id}"
+
+    def show_conflict(conflict: dict) -> None:
+        base = by_number[conflict["base"]].content
+        mine = Scaffold.model_validate_json(conflict["mine"])
+        theirs = by_number[conflict["theirs"]]
+        st.error(ui.plain(conflict["message"]), icon=":material/sync_problem:")
+        st.markdown(f"**Their change**: version {conflict['base']} → version {theirs.version}, saved by {ui.plain(theirs.author)}")
+        show_diff(base, theirs.content)
+        st.markdown(f"**Your unsaved edit** against version {theirs.version}")
+        show_diff(theirs.content, mine)
+        keep, drop = st.columns(2)
+        if keep.button(f"Re-apply my edit on top of version {theirs.version}", type="primary", icon=":material/merge:"):
+            merged, notes = reapply(base, mine, theirs.content)
+            generation = st.session_state.get(draft_key, {}).get("generation", 0) + 1
+            st.session_state[draft_key] = {"base": theirs.version, "content": merged.model_dump_json(),
+                                           "generation": generation, "notes": notes, "dirty": True}
+            del st.session_state[conflict_key]
+            st.rerun()
+        if drop.button("Discard my edit and start from the latest version", icon=":material/delete:"):
+            del st.session_state[conflict_key]
+            st.session_state.pop(draft_key, None)
+            st.rerun()
+
+    def changes_table(changes) -> pd.DataFrame:
+        return pd.DataFrame([{"what": c.what, "change": c.kind, "before": c.before, "after": c.after} for c in changes])
+
+    def show_diff(old: Scaffold, new: Scaffold) -> None:
+        changes = diff_scaffolds(old, new)
+        if not changes:
+            st.caption("No differences.")
+            return
+        left, right = side_by_side(old, new)
+        left_column, right_column = st.columns(2)
+        left_column.code(left, language="diff", wrap_lines=True)
+        right_column.code(right, language="diff", wrap_lines=True)
+        st.dataframe(changes_table(changes), hide_index=True, width="stretch")
+
+    def editing() -> dict:
+        """This session's edit: the version it started from (kept while anything is typed, so a save by someone
+        else never swaps the table from under the person), and any content re-applied after a conflict."""
+        if draft_key not in st.session_state:
+            st.session_state[draft_key] = {"base": latest.version, "content": None, "generation": 0, "notes": [],
+                                           "dirty": False}
+        return st.session_state[draft_key]
+
+    def show_editor() -> None:
+        draft = editing()
+        base_number = draft["base"]
+        start = Scaffold.model_validate_json(draft["content"]) if draft["content"] else by_number[base_number].content
+        suffix = f"{scaffold_id}:{base_number}:{draft['generation']}"
+        st.caption(f"Editing on top of version {base_number}. Saving makes a new version, a draft; "
+                   "approved versions stay as they are.")
+        if base_number != latest.version:
+            since = f"{latest.author} saved version {latest.version} since you started from version {base_number}."
+            if draft["dirty"]:
+                st.warning(ui.plain(f"{since} When you save, you will see both changes and can re-apply yours on top."),
+                           icon=":material/sync_problem:")
+            else:
+                st.info(ui.plain(since), icon=":material/sync_problem:")
+                if st.button(f"Start from version {latest.version}", icon=":material/refresh:"):
+                    del st.session_state[draft_key]
+                    st.rerun()
+        for note in draft["notes"]:
+            st.warning(ui.plain(note), icon=":material/info:")
+        left, right = st.columns(2)
+        title = left.text_input("Title", start.title, key=f"title:{suffix}")
+        task_class = right.text_input("Task class", start.task_class or "", key=f"class:{suffix}")
+        applicability = st.text_input("Applies to", start.applicability, key=f"applies:{suffix}")
+        root_task = st.text_area("Root task pattern", start.root_task, key=f"root:{suffix}", height=80)
+        st.caption("Sub-problems: rewrite cells, add rows at the bottom, delete rows, reorder by changing the position. "
+                   "A new row needs no id; give it a parent id to put it under another sub-problem.")
+        table = st.data_editor(
+            pd.DataFrame(subproblem_rows(start), columns=["position", "id", "parent_id", "instruction", "context",
+                                                          "output_shape", "optional"]),
+            num_rows="dynamic", hide_index=True, width="stretch", key=f"rows:{suffix}",
+            column_config={
+                "position": st.column_config.NumberColumn("position", width="small", step=0.5),
+                "id": st.column_config.TextColumn("id", width="small"),
+                "parent_id": st.column_config.TextColumn("parent id", width="small"),
+                "instruction": st.column_config.TextColumn("instruction", width="large", required=True),
+                "context": st.column_config.TextColumn("context to carry", width="medium"),
+                "output_shape": st.column_config.TextColumn("returns", width="medium"),
+                "optional": st.column_config.CheckboxColumn("optional", width="small"),
+            },
+        )
+        aggregation = st.text_area("Aggregation rule", start.aggregation, key=f"aggregation:{suffix}", height=80)
+        try:
+            edited = with_rows(start, table.to_dict("records"), title=title, task_class=task_class.strip() or None,
+                               applicability=applicability, root_task=root_task, aggregation=aggregation)
+        except TrellisError as exc:
+            st.warning(ui.plain(str(exc)), icon=":material/warning:")
+            return
+        base = by_number[base_number].content
+        changes = diff_scaffolds(base, edited)
+        draft["dirty"] = bool(changes)
+        st.subheader("Preview")
+        preview, changed = st.columns(2)
+        with preview:
+            ui.show_text("The edited scaffold", to_text(edited), height=420)
+        with changed:
+            st.caption(f"Changes from version {base_number}")
+            if changes:
+                st.dataframe(changes_table(changes), hide_index=True, width="stretch")
+            else:
+                st.text("none yet")
+        comment = st.text_input("What changed and why", key=f"comment:{suffix}")
+        if st.button("Save as a new version", type="primary", disabled=not changes or not actor.can(Action.EDIT),
+                     icon=":material/save:", help=None if actor.can(Action.EDIT) else "Reviewers and above save edits."):
+            try:
+                saved = store.save_scaffold(scaffold_id, edited, author=actor, comment=comment, based_on=base_number)
+            except ScaffoldConflict as exc:
+                st.session_state[conflict_key] = {"base": base_number, "mine": edited.model_dump_json(),
+                                                  "theirs": exc.latest.version, "message": str(exc)}
+            else:
+                st.session_state.pop(draft_key, None)
+                st.session_state.scaffold_flash = f"Saved {saved.label} as a draft."
+            st.rerun()
+
+    with edit_tab:
+        if conflict_key in st.session_state:
+            show_conflict(st.session_state[conflict_key])
+        else:
+            show_editor()
+
+    # ------------------------------------------------------------------ compare
+
+    with compare_tab:
+        numbers = sorted(by_number)
+        if len(numbers) < 2:
+            st.info("There is one version so far; save an edit to compare versions.")
+        else:
+            left, right = st.columns(2)
+            old = left.selectbox("From version", numbers, index=len(numbers) - 2, format_func=version_labels.__getitem__,
+                                 key=f"from:{scaffold_id}:{latest.version}")
+            new = right.selectbox("To version", numbers, index=len(numbers) - 1, format_func=version_labels.__getitem__,
+                                  key=f"to:{scaffold_id}:{latest.version}")
+            show_diff(by_number[old].content, by_number[new].content)
+
+    # ------------------------------------------------------------------- review
+
+    def decide(status: ScaffoldStatus, comment: str) -> None:
+        try:
+            result = store.set_scaffold_status(scaffold_id, shown.version, status, actor=actor, comment=comment)
+        except TrellisError as exc:
+            st.error(ui.plain(str(exc)), icon=":material/error:")
+        else:
+            st.session_state.scaffold_flash = f"{result.label} is now {result.status}."
+            st.rerun()
+
+    with review_tab:
+        reviewed = f" by {shown.reviewer}" if shown.reviewer else ""
+        st.markdown(f"Version {shown.version} is **{shown.status}**{ui.plain(reviewed)}.")
+        if shown.review_comment:
+            ui.show_text("Review comment", shown.review_comment)
+        status = ScaffoldStatus(shown.status)
+        may_decide = actor.can(Action.DECIDE)
+        own_edit = shown.author == actor.name and not actor.single_user
+        if not may_decide:
+            st.info(ui.plain(f"You are a {actor.role}: only approvers approve, reject or deprecate."),
+                    icon=":material/lock:")
+        elif own_edit and status == ScaffoldStatus.IN_REVIEW:
+            st.info("You saved this version, so another approver has to approve it.", icon=":material/lock:")
+        if status in (ScaffoldStatus.DRAFT, ScaffoldStatus.IN_REVIEW, ScaffoldStatus.APPROVED):
+            review_comment = st.text_input("Review comment", key=f"review:{scaffold_id}:{shown.version}")
+            buttons = st.columns(4)
+            if status == ScaffoldStatus.DRAFT and buttons[0].button(
+                "Submit for review", icon=":material/send:", disabled=not actor.can(Action.SUBMIT),
+                help="Approval needs a version submitted for review.",
+            ):
+                decide(ScaffoldStatus.IN_REVIEW, review_comment)
+            if status == ScaffoldStatus.IN_REVIEW and buttons[1].button(
+                "Approve", type="primary", icon=":material/verified:", disabled=not may_decide or own_edit
+            ):
+                decide(ScaffoldStatus.APPROVED, review_comment)
+            if status != ScaffoldStatus.APPROVED and buttons[2].button(
+                "Reject", icon=":material/block:", disabled=not may_decide
+            ):
+                decide(ScaffoldStatus.REJECTED, review_comment)
+            if status == ScaffoldStatus.APPROVED and buttons[3].button(
+                "Deprecate", icon=":material/archive:", disabled=not may_decide
+            ):
+                decide(ScaffoldStatus.DEPRECATED, review_comment)
+        else:
+            st.caption("A rejected or deprecated version is final; edit the scaffold to make a new version.")
+        st.caption("History")
         st.dataframe(
-            pd.DataFrame([{"rank": f.rank, "scaffold": f.scaffold_id, "version": f"v{f.version}", "title": f.title,
-                           "kind": f.kind, "task class": f.task_class, "score": f.score, "why": f.why} for f in fits]),
+            pd.DataFrame([{"version": e.version, "status": str(e.status), "by": e.actor, "comment": e.comment,
+                           "at": e.happened_at} for e in store.scaffold_events(scaffold_id)]),
             hide_index=True, width="stretch",
         )
+
+    # ------------------------------------------------------------------- export
+
+    with export_tab:
+        if not shown.reusable:
+            approved = [v.version for v in history if v.reusable]
+            hint = f" Approved versions: {', '.join(f'v{n}' for n in approved)}." if approved else ""
+            st.info(f"Version {shown.version} is {shown.status}; only approved versions can be exported.{hint}")
+        else:
+            downloads = {"json": ("json", "application/json"), "yaml": ("yaml", "application/yaml"),
+                         "prompt": ("txt", "text/plain")}
+            for column, (fmt, (suffix, mime)) in zip(st.columns(3), downloads.items(), strict=True):
+                column.download_button(f"Download {fmt}", export(shown, fmt), file_name=f"{scaffold_id}-v{shown.version}.{suffix}",
+                                       mime=mime, icon=":material/download:")
+            ui.show_text("Prompt block for a student model", to_prompt(shown), height=420)
+
+    # --------------------------------------------------------------------- find
+
+    st.divider()
+    st.subheader("Find a scaffold for a new task")
+    task = st.text_area("Describe the new task", key="find_task", height=80,
+                        placeholder="e.g. Review the indemnities and liability caps of a supplier contract")
+    classes = sorted({r.task_class for r in rows if r.task_class})
+    wanted_class = st.selectbox("Task class (optional)", ["any", *classes], key="find_class")
+    if task.strip():
+        fits = rank_scaffolds(store, task, task_class=None if wanted_class == "any" else wanted_class)
+        if not fits:
+            st.info("No approved scaffolds yet; only approved versions are offered for reuse.")
+        else:
+            st.dataframe(
+                pd.DataFrame([{"rank": f.rank, "scaffold": f.scaffold_id, "version": f"v{f.version}", "title": f.title,
+                               "kind": f.kind, "task class": f.task_class, "score": f.score, "why": f.why} for f in fits]),
+                hide_index=True, width="stretch",
+            )
+
+
+if __name__ == "__main__":  # run as a script, as every module here may be: see pages/__init__.py
+    pages.run()

@@ -37,19 +37,28 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(db: Path, *, port: int | None = None, options: Sequence[str] = (), env: Mapping[str, str] | None = None
-          ) -> Iterator[str]:
-    """`streamlit run app.py` on a free port (or ``port``) over the database `db`, with extra Streamlit
-    ``options`` (e.g. ``--secrets.files``) and environment; yields its URL."""
+def app_server(db: Path, *, port: int | None = None, app: Path = ROOT, options: Sequence[str] = (),
+               env: Mapping[str, str] | None = None) -> Iterator[tuple[str, int]]:
+    """`streamlit run app.py -- --db DB` in the checkout `app` (this one unless told), on a free port (or ``port``),
+    with extra Streamlit ``options`` (e.g. ``--secrets.files``) and environment; yields its URL and process id.
+
+    The browser tests and the browser benchmarks (bench/) both start the app this way. Its output goes to
+    tests/artifacts/streamlit-PORT.log, kept for a failing test to be looked into (a pipe nobody reads
+    would fill and stall the server); if it does not start, the error shows the end of that log.
+    """
     port = port or free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
-         "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false", *options, "--", "--db", str(db)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "TRELLIS_DB": "", **(env or {})},
-    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = ARTIFACTS / f"streamlit-{port}.log"
+    with log.open("wb") as output:  # the server keeps its own handle on the file
+        server = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
+             "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false", *options, "--", "--db", str(db)],
+            cwd=app, stdout=output, stderr=subprocess.STDOUT,
+            env={"LITELLM_LOCAL_MODEL_COST_MAP": "True", **os.environ, "TRELLIS_DB": "", **(env or {})},
+        )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120  # a busy 2-core machine can take a while to import Streamlit
         while True:
             try:
                 with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
@@ -58,15 +67,24 @@ def serve(db: Path, *, port: int | None = None, options: Sequence[str] = (), env
             except OSError:
                 pass
             if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not start:\n{server.stdout.read().decode()}")
+                why = f"exited with code {server.returncode}" if server.poll() is not None else "did not answer in 120 s"
+                raise RuntimeError(f"streamlit {why}; the end of {log}:\n{log.read_text(errors='replace')[-4000:]}")
             time.sleep(0.3)
-        yield url
+        yield url, server.pid
     finally:
         server.terminate()
         try:
-            server.wait(timeout=10)
+            server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             server.kill()
+            server.wait()
+
+
+@contextmanager
+def serve(db: Path, **kwargs) -> Iterator[str]:
+    """`app_server` (the same arguments), yielding only the URL: all a browser test needs."""
+    with app_server(db, **kwargs) as (url, _pid):
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,11 @@
-"""Aligning a teacher's and a student's trees: matched sub-problems, ones only on one side, depth shifts, speed."""
+"""Aligning a teacher's and a student's trees: matched sub-problems, ones only on one side, depth shifts, scale.
+
+How fast alignment runs is measured in bench/bench_align.py, not here.
+"""
 
 import sys
-import time
 
-from core.align import align, similarity, tokens
+from core.align import MIN_SCORE, Alignment, align, similarity, tokens
 from core.models import Node
 from tests.conftest import ROOT
 
@@ -84,18 +86,29 @@ def generated(count: int, seed: int, fanout: int, trace_id: str) -> list[Node]:
     return [Node.model_validate(r) for r in node_records(count, fanout=fanout, seed=seed, trace_id=trace_id)]
 
 
-def test_ten_thousand_by_ten_thousand_nodes_align_in_about_a_second():
+def assert_every_node_once(result: Alignment, left: list[Node], right: list[Node]) -> None:
+    """Each node is matched to one node of the other tree or listed as only on its side, never both, in tree order."""
+    lefts, rights = [m.left for m in result.matches], [m.right for m in result.matches]
+    assert sorted(lefts + result.left_only) == sorted(n.id for n in left)
+    assert sorted(rights + result.right_only) == sorted(n.id for n in right)
+    assert len(set(rights)) == len(rights)  # one to one
+    assert result.left_to_right == dict(zip(lefts, rights)) and result.right_to_left == dict(zip(rights, lefts))
+    assert result.matches[0].left == left[0].id and result.matches[0].right == right[0].id  # the roots correspond
+
+
+def test_ten_thousand_by_ten_thousand_nodes_align_every_node_once():
     teacher, student = generated(10_000, 7, 6, "t"), generated(10_000, 8, 5, "s")
-    start = time.perf_counter()
     result = align(teacher, student)
-    elapsed = time.perf_counter() - start
     assert len(result.matches) + len(result.left_only) == 10_000
-    assert elapsed < 2.0, f"{elapsed:.2f} s"  # ~0.3 s on a 2-core machine; headroom for a busy CI box
+    assert_every_node_once(result, teacher, student)
+    assert all(m.score >= MIN_SCORE for m in result.matches[1:])  # only the roots are matched whatever their score
+    assert len(result.matches) > 1_000  # the two trees share their vocabulary: 3,375 match today
 
 
-def test_a_deep_chain_against_an_unrelated_chain_stays_linear():
+def test_a_deep_chain_against_an_unrelated_chain_matches_only_the_roots():
     left = [Node(id=f"a{i}", parent_id=f"a{i - 1}" if i else None, subproblem=f"step {i}") for i in range(10_000)]
     right = [Node(id=f"b{i}", parent_id=f"b{i - 1}" if i else None, subproblem=f"other {i}") for i in range(10_000)]
-    start = time.perf_counter()
-    align(left, right)
-    assert time.perf_counter() - start < 2.0
+    result = align(left, right)  # 10,000 levels deep: no recursion
+    assert_every_node_once(result, left, right)
+    assert [(m.left, m.right) for m in result.matches] == [("a0", "b0")]
+    assert result.left_only == [n.id for n in left[1:]] and result.right_only == [n.id for n in right[1:]]

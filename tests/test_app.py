@@ -1,8 +1,12 @@
 """Every page of the app, run by Streamlit's AppTest against a real DuckDB file holding the library."""
 
+import importlib
+
+import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.explorer_library import open_page
+from pages import PAGES
+from tests.explorer_library import ROOT, open_page
 
 
 def texts(at: AppTest) -> str:
@@ -13,6 +17,26 @@ def texts(at: AppTest) -> str:
 
 def inspected_node(at: AppTest) -> str:
     return at.code[0].value  # the inspector shows the node id first
+
+
+def test_the_registry_lists_every_page_of_the_folder():
+    modules = {p.stem for p in (ROOT / "pages").glob("*.py")} - {"__init__", "ui"}
+    assert set(PAGES) == modules
+    assert all(callable(importlib.import_module(f"pages.{name}").page) for name in PAGES)
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in (ROOT / "pages").glob("*.py") if p.name != "__init__.py"))
+def test_every_module_of_pages_run_as_a_script_runs_the_app(library, script):
+    """What Streamlit's legacy pages/ mode does for the first request of a fresh server (and AppTest for each
+    run): it runs pages/NAME.py as a script. The module runs the app, which serves its page in the frame, or
+    the home page for a module that is not a page."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.switch_page(f"pages/{script}")
+    at.run()
+    assert not at.exception
+    assert any(c.value.startswith("**Local single-user mode**") for c in at.sidebar.caption)  # the frame
+    name = script.removesuffix(".py")
+    assert at.title[0].value == (PAGES[name].title if name in PAGES and name != "home" else "Trellis")
 
 
 def test_home_shows_the_library_size_and_the_demo(library):
@@ -145,7 +169,7 @@ def test_a_huge_field_is_shown_as_a_head_with_the_rest_as_a_download(tmp_path, m
     at = open_page("trace", trace="huge", node="big")
     assert not at.exception
     assert max(len(c.value) for c in at.code) <= SHOWN_CHARS
-    assert max(element_sizes(at._tree)) < SHOWN_CHARS + 1000  # every element, tables and charts too
+    assert max(element_sizes(at.main) + element_sizes(at.sidebar)) < SHOWN_CHARS + 1000  # every element, tables and charts too
     cut = [c.value for c in at.caption if c.value.startswith("Showing the first")]
     assert cut[:4] == [f"Showing the first {SHOWN_CHARS:,} of {len(huge):,} characters."] * 4
     downloads = at.get("download_button")
@@ -161,9 +185,9 @@ def element_sizes(node) -> list[int]:
     return sizes
 
 
-def test_a_session_lets_go_of_a_trace_it_has_left(tmp_path, monkeypatch, request):
-    """Streamlit keeps every widget's callbacks, and through them the page's variables, for the whole
-    session; a trace the cache has let go must not live on in a session that showed it once."""
+def test_a_session_lets_go_of_the_traces_it_has_left(tmp_path, monkeypatch, request):
+    """Streamlit keeps every widget's metadata, callbacks and labels included, for the whole session; a trace
+    the cache has let go must not live on in a session that showed it, whatever the person did there."""
     import gc
     import weakref
 
@@ -173,14 +197,18 @@ def test_a_session_lets_go_of_a_trace_it_has_left(tmp_path, monkeypatch, request
     from core.explore import TraceView
     from tests.conftest import trellis_json
 
-    # One node each: AppTest itself keeps a selectbox's format function, and a node with children has one.
-    for trace_id in ("one", "two"):
-        (tmp_path / f"{trace_id}.json").write_text(trellis_json(trace_id, [{"id": "root", "kind": "decompose"}]))
-    db = tmp_path / "two.duckdb"
+    names = ["one", "two", "three"]
+    for trace_id in names:
+        nodes = [{"id": "root", "kind": "decompose", "subproblem": f"Review {trace_id}"}] + [
+            {"id": f"n{i}", "parent_id": "root", "order": i, "kind": "leaf", "subproblem": f"Section {i} of {trace_id}"}
+            for i in range(3)
+        ]
+        (tmp_path / f"{trace_id}.json").write_text(trellis_json(trace_id, nodes))
+    db = tmp_path / "three.duckdb"
     with Store(db) as store:
-        import_files(store, [tmp_path / "one.json", tmp_path / "two.json"])
+        import_files(store, [tmp_path / f"{trace_id}.json" for trace_id in names])
     monkeypatch.setenv("TRELLIS_DB", str(db))
-    monkeypatch.setenv("TRELLIS_CACHE_MB", "0")  # nothing is kept: only sessions hold views
+    monkeypatch.setenv("TRELLIS_CACHE_MB", "0")  # nothing is kept: only sessions could hold views
     st.cache_resource.clear()  # the process's trace cache is made again, with that budget
     request.addfinalizer(st.cache_resource.clear)  # and again after, with the usual one
     built, build = [], TraceView.build
@@ -192,11 +220,25 @@ def test_a_session_lets_go_of_a_trace_it_has_left(tmp_path, monkeypatch, request
 
     monkeypatch.setattr(TraceView, "build", classmethod(build_and_watch))
 
-    at = open_page("trace", trace="one")
-    at.query_params["trace"] = "two"
-    at.run()
-    at.run()  # a second run on "two": nothing of "one" is drawn any more
-    assert not at.exception
+    def click(at: AppTest, **attributes) -> None:
+        next(b for b in at.button if all(getattr(b, k) == v for k, v in attributes.items())).click().run()
+
+    at = open_page("trace", trace=names[0])
+    for trace_id in names:  # every widget that takes a callback or a format function, on each trace
+        at.query_params.clear()
+        at.query_params["trace"] = trace_id
+        at.run()
+        next(s for s in at.selectbox if s.label.startswith("Go to one of")).select_index(0).run()
+        click(at, label="Root")
+        at.text_input(key=f"search:{trace_id}").input("Section").run()
+        next(s for s in at.selectbox if "matching nodes" in s.label).select_index(1).run()
+        click(at, help="Next match")
+        click(at, label="Root")
+        click(at, label="Collapse this subtree in the tree")
+        at.button_group(key="size_by").set_value("nodes").run()
+        assert not at.exception
+        assert inspected_node(at) == "root"
+    at.run()  # a second run on the last trace: nothing of the others is drawn any more
     gc.collect()
     alive = {ref().trace.id for ref in built if ref() is not None}
-    assert alive == {"two"}
+    assert alive <= {names[-1]}, f"the session still holds {sorted(alive - {names[-1]})}"

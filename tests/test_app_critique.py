@@ -106,12 +106,13 @@ def test_the_page_offers_only_the_operators_models_and_ignores_injected_endpoint
 def test_models_in_streamlit_secrets_are_offered_too(library, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
+    from pages import PAGES
     from tests.explorer_library import ROOT
 
     monkeypatch.delenv("TRELLIS_MODELS", raising=False)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.secrets["models"] = {"haiku": {"model": "anthropic/claude-3-5-haiku-latest", "api_key_env": "ANTHROPIC_API_KEY"}}
-    at.switch_page("pages/critique.py")
+    at.switch_page(str(PAGES["critique"].file))
     at.run()
     assert not at.exception
     [teacher] = [s for s in at.selectbox if s.label == "Teacher"]

@@ -7,8 +7,8 @@ import sys
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import ui
 from core import Store, import_files
+from pages import ui
 from tests.conftest import SAMPLES
 from tests.explorer_library import open_page
 
@@ -58,20 +58,20 @@ def test_a_database_held_by_another_process_is_one_sentence(held, caplog, page):
 
 
 def test_any_other_failure_on_a_page_shows_no_details(db, monkeypatch):
-    # AppTest runs a page on its own, without app.py's one-sentence handler (the browser test covers that):
-    # .streamlit/config.toml still keeps the message and traceback out of the page.
+    # AppTest runs the page inside the app's frame (pages.run), whose handler shows the one sentence.
     def broken(*args, **kwargs):
         raise RuntimeError("secret detail from /srv/trellis/core/explore.py")
 
-    monkeypatch.setattr("core.explore.tree_window", broken)
+    monkeypatch.setattr("pages.trace.tree_window", broken)  # the page module's own name for it
     at = open_page("trace", trace=TRACE)
     assert at.exception, "the failure is still reported"
+    assert [e.value for e in at.exception] == [ui.PAGE_FAILED]
     assert_no_details(shown(at), "secret", "RuntimeError")
 
 
 def test_the_one_sentence_handler_logs_what_it_hides(caplog):
     def script():
-        import ui
+        from pages import ui
 
         try:
             raise RuntimeError("secret detail")

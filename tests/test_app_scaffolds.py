@@ -10,11 +10,13 @@ from streamlit.testing.v1 import AppTest
 from core import Store
 from core.auth import Role, local_actor, os_account
 from core.scaffolds import ScaffoldStatus
+from pages import PAGES
 from tests.conftest import ROOT
 from tests.people import DANA, approve
 from tests.scaffold_library import import_samples
 
 APP = str(ROOT / "app.py")
+SCAFFOLDS = str(PAGES["scaffolds"].file)
 
 
 @pytest.fixture
@@ -29,7 +31,7 @@ def db(tmp_path):
 def open_scaffolds(**query) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params.update(query)
-    at.switch_page("pages/scaffolds.py")
+    at.switch_page(SCAFFOLDS)
     return at.run()
 
 
@@ -153,7 +155,7 @@ def signed_in_as(email: str | None, **query) -> AppTest:
     at.secrets["auth"] = LOGIN
     at.user = {"is_logged_in": email is not None, **({"email": email} if email else {})}
     at.query_params.update(query)
-    at.switch_page("pages/scaffolds.py")
+    at.switch_page(SCAFFOLDS)
     return at.run()
 
 

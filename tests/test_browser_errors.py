@@ -7,8 +7,8 @@ import sys
 import pytest
 from playwright.sync_api import expect
 
-import ui
 from core import Store, import_files
+from pages import ui
 from tests.browser_support import open_app, screenshot, serve
 from tests.conftest import SAMPLES
 

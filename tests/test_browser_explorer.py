@@ -6,6 +6,7 @@ Screenshots of each page land in tests/artifacts/ for a person to look at.
 import pytest
 from playwright.sync_api import expect
 
+from pages import PAGES
 from tests.browser_support import open_app, screenshot, serve, wait_until_idle
 from tests.explorer_library import build_library
 
@@ -88,12 +89,18 @@ def test_the_hostile_trace_renders_as_inert_text(page, app_url):
 
 
 def test_a_shared_link_is_the_first_request_of_a_fresh_server(page, tmp_path):
-    # Streamlit's old pages/-folder mode would run pages/trace.py alone: no navigation, no page set-up.
+    # Streamlit's legacy pages/-folder mode runs pages/trace.py as a script for the first request of a fresh
+    # server: the module runs the app (pages.run), so the link gets its trace and node, the navigation and the frame.
     db = tmp_path / "fresh.duckdb"
     build_library(db, tmp_path / "traces")
     with serve(db) as url:
-        page.goto(f"{url}/trace?trace=legal-msa-teacher-70b")
+        page.goto(f"{url}/trace?trace=legal-msa-teacher-70b&node=t-legal-2.1")
         expect(page.get_by_role("heading", name="MSA-2024-0117 risk review (Corvane / Halden), teacher run")).to_be_visible()
+        expect(page.locator("[data-testid=stCode]").first).to_have_text("t-legal-2.1")
         nav = page.get_by_test_id("stSidebarNav")
-        expect(nav).to_contain_text("Library")
+        for entry in PAGES.values():
+            expect(nav).to_contain_text(entry.title)
         expect(nav).not_to_contain_text("app")
+        expect(page.get_by_text("Local single-user mode")).to_be_visible()
+        assert page.url.endswith("/trace?trace=legal-msa-teacher-70b&node=t-legal-2.1")
+        assert page.get_by_role("dialog").count() == 0  # no "page not found"

@@ -1,9 +1,18 @@
 """The `trellis` command line, used the way a person would in a terminal."""
 
+import contextlib
+import io
 import json
+import re
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
 
 import pytest
 
+from core.auth import os_account
+from core.cli import build_parser
 from core.cli import main
 from tests.conftest import trellis_json, trellis_jsonl
 
@@ -188,3 +197,98 @@ def test_critique_teacher_is_a_configured_name_or_an_ad_hoc_model_with_only_its_
         "Bearer trellis-no-key", "Bearer trellis-no-key", "Bearer sk-local"]
     assert [json.loads(r["body"])["model"] for r in listener.requests] == ["local-teacher", "ad-hoc", "ad-hoc"]
     assert "sk-test-secret" not in listener.seen()
+
+
+# --------------------------------------------------------------- --json shapes
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
+STUDENT, TEACHER = "legal-msa-student-8b", "legal-msa-teacher-70b"
+# Each --json command, and whether it prints a list of objects (list) or one object (dict).
+JSON_COMMANDS = {
+    "list": ([], list),
+    "show": ([TEACHER], dict),
+    "critique": ([STUDENT], list),
+    "annotations": ([STUDENT], list),
+    "user list": ([], list),
+    "audit": ([], list),
+    "scaffold extract": ([TEACHER], dict),
+    "scaffold list": ([], list),
+    "scaffold show": (["SCAFFOLD"], dict),
+    "scaffold find": (["review the liability clauses of a supplier contract"], list),
+}
+
+
+@pytest.fixture(scope="module")
+def full_db(tmp_path_factory):
+    """A store with something for every --json command to print: traces, annotations, an approved
+    scaffold and a granted role (granted last: once roles exist, the CLI may not approve its own draft)."""
+    from tests.conftest import SAMPLES
+
+    db = str(tmp_path_factory.mktemp("json") / "full.duckdb")
+    assert main(["import", str(SAMPLES / f"{STUDENT}.json"), str(SAMPLES / f"{TEACHER}.json"), "--db", db]) == 0
+    assert main(["critique", STUDENT, "--db", db]) == 0
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        assert main(["scaffold", "extract", TEACHER, "--db", db]) == 0
+    scaffold_id = out.getvalue().split("\t")[0]
+    for decision in ("submit", "approve"):
+        assert main(["scaffold", decision, scaffold_id, "--version", "1", "--db", db]) == 0
+    assert main(["user", "grant", "lee@example.com", "approver", "--db", db]) == 0
+    return db, scaffold_id
+
+
+def documented_json(command: str) -> tuple[type, set[str]]:
+    """What docs/cli.md says `trellis COMMAND --json` prints: a list or one object, and its fields."""
+    [row] = [line for line in DOCS.read_text().splitlines()
+             if line.startswith((f"| `trellis {command} ", f"| `trellis {command}`"))]
+    shape = row.rstrip(" |").rsplit(" | ", 1)[1]
+    kind = list if shape.startswith("a list of objects") else dict if shape.startswith("one object") else None
+    return kind, set(re.findall(r"`(\w+)`", shape))
+
+
+@pytest.mark.parametrize("command", JSON_COMMANDS)
+def test_each_json_command_prints_its_documented_shape(capsys, full_db, command):
+    db, scaffold_id = full_db
+    arguments, kind = JSON_COMMANDS[command]
+    code, out, _ = run(capsys, *command.split(), *[scaffold_id if a == "SCAFFOLD" else a for a in arguments],
+                       "--json", "--db", db)
+    assert code == 0
+    printed = json.loads(out)
+    assert isinstance(printed, kind) and printed
+    objects = printed if kind is list else [printed]
+    assert all(isinstance(o, dict) for o in objects)
+    assert documented_json(command) == (kind, set(objects[0]))
+
+
+def test_json_times_are_iso_8601_and_statuses_their_plain_value(capsys, full_db):
+    db, scaffold_id = full_db
+    listed = json.loads(run(capsys, "scaffold", "list", "--json", "--db", db)[1])
+    [summary] = [s for s in listed if s["scaffold_id"] == scaffold_id]
+    assert datetime.fromisoformat(summary["updated_at"]).tzinfo is not None and "T" in summary["updated_at"]
+    assert (summary["latest_status"], summary["approved_version"]) == ("approved", 1)
+    shown = json.loads(run(capsys, "scaffold", "show", scaffold_id, "--json", "--db", db)[1])
+    assert (shown["status"], shown["reviewer"], shown["content"]["kind"]) == ("approved", os_account(), "scaffold")
+    [grant] = json.loads(run(capsys, "user", "list", "--json", "--db", db)[1])
+    assert grant["role"] == "approver" and datetime.fromisoformat(grant["granted_at"])
+
+
+def test_every_json_option_is_documented_and_tested():
+    commands_with_json = {name for name, sub in walk_commands(build_parser()) if "--json" in sub._option_string_actions}
+    assert commands_with_json == set(JSON_COMMANDS)
+
+
+def walk_commands(parser, prefix=""):
+    for action in parser._subparsers._group_actions if parser._subparsers else []:
+        for name, sub in action.choices.items():
+            if sub._subparsers:
+                yield from walk_commands(sub, f"{prefix}{name} ")
+            else:
+                yield f"{prefix}{name}", sub
+
+
+def test_importing_the_cli_imports_neither_litellm_nor_the_ui():
+    """`trellis list` and friends start fast: only `trellis critique` imports litellm, and only when it runs."""
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, core.cli; print(' '.join(sorted(sys.modules)))"],
+        capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[1]).stdout.split()
+    heavy = {"litellm", "streamlit", "plotly", "core.critique.teacher"}
+    assert heavy.isdisjoint(loaded)

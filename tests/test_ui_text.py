@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-import ui
+from pages import ui
 
 # The GFM autolink-literal patterns Streamlit's Markdown renderer runs over text (mdast-util-gfm-autolink-literal).
 GFM_URL = re.compile(r"(https?://|www(?=\.))([-.\w]+)", re.IGNORECASE)

@@ -1,16 +1,19 @@
-"""Critique through a teacher model that litellm reaches.
+"""Critique through a teacher: the offline structural critic, or a model that litellm reaches.
 
-The built-in structural critic is registered as the litellm provider
-``trellis/structural``, so the offline default and a real model go through the
-same path: prompt -> completion -> JSON -> validated findings -> *proposed*
-annotations. A teacher's output never changes anything else; only a person's
-review accepts it.
+The offline default, the built-in structural critic ``trellis/structural``, and a
+real model go through the same path: prompt -> completion -> JSON -> validated
+findings -> *proposed* annotations. A teacher's output never changes anything
+else; only a person's review accepts it.
+
+litellm takes seconds to import, so only ``core.critique.llm`` imports it, and
+only when a model is called: the structural critic answers from its prompt here,
+without litellm.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-import os
 import re
 import time
 import uuid
@@ -19,20 +22,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no price-list download on import
-import litellm  # noqa: E402
-import openai  # noqa: E402
-from litellm.llms.custom_llm import CustomLLM  # noqa: E402
-from pydantic import ValidationError  # noqa: E402
+from pydantic import ValidationError
 
-from core.auth import Action, Actor, local_actor  # noqa: E402
-from core.critique import structural  # noqa: E402
-from core.critique.models import Annotation, CritiqueRun, Finding, TeacherOutput  # noqa: E402
-from core.errors import TrellisError  # noqa: E402
-from core.explore import TraceView, one_line  # noqa: E402
-from core.model_catalog import STRUCTURAL as STRUCTURAL_TEACHER  # noqa: E402
-from core.model_catalog import ModelEntry, load_catalog, lookup  # noqa: E402
-from core.store import LoadedTrace, Store  # noqa: E402
+from core.auth import Action, Actor, local_actor
+from core.critique import structural
+from core.critique.models import Annotation, CritiqueRun, Finding, TeacherOutput
+from core.errors import TrellisError
+from core.explore import TraceView, one_line
+from core.model_catalog import STRUCTURAL as STRUCTURAL_TEACHER
+from core.model_catalog import ModelEntry, load_catalog, lookup
+from core.store import LoadedTrace, Store
 
 DEFAULT_TIMEOUT = 60.0
 PROMPT_NODE_LIMIT = 400
@@ -82,7 +81,8 @@ def run_critique(
     """Critique a stored student trace and store the findings as proposed annotations.
 
     ``catalog`` defaults to ``load_catalog()``. ``completion`` defaults to
-    ``litellm.completion``; tests pass a wrapper that adds litellm's ``mock_response``.
+    ``litellm.completion`` for a model, and to no call at all for the structural critic;
+    tests pass a wrapper that adds litellm's ``mock_response``.
     ``actor`` (who asked; the local account by default) is checked before any model is called.
     """
     actor = actor or local_actor()
@@ -101,7 +101,7 @@ def run_critique(
     progress(f"Asking {teacher.name}")
     messages = build_messages(student, reference, findings, profile)
     timeout = settings.timeout or teacher.timeout or DEFAULT_TIMEOUT
-    output, usage = _ask(messages, teacher, fallbacks, settings, timeout, completion or litellm.completion)
+    output, usage = _ask(messages, teacher, fallbacks, settings, timeout, completion)
     progress("Checking the teacher's answer")
     known = {n.id for n in student.nodes}
     accepted, warnings = [], []
@@ -226,7 +226,7 @@ def _cut(text: str | None) -> str | None:
 
 def _ask(
     messages: list[dict[str, str]], teacher: ModelEntry, fallbacks: list[ModelEntry], settings: TeacherSettings,
-    timeout: float, completion: Completion,
+    timeout: float, completion: Completion | None,
 ) -> tuple[TeacherOutput, dict]:
     kwargs: dict[str, Any] = {
         **teacher.litellm_kwargs(), "timeout": timeout, "num_retries": settings.retries,
@@ -236,52 +236,45 @@ def _ask(
         # Each fallback names its own api_base and api_key, even when None: litellm reuses the
         # teacher's for any it leaves out, which would send the teacher's key to another provider.
         kwargs["fallbacks"] = [f.litellm_kwargs() for f in fallbacks]
-    if _supports_schema(teacher.model):
-        kwargs["response_format"] = TeacherOutput
+    send: Callable[[list, dict, dict], str]
+    if completion is None and teacher.model == STRUCTURAL_TEACHER:
+        send = _answer_offline  # it never fails, so its fallbacks are never asked
+    else:
+        from core.critique import llm  # imports litellm: seconds, so only when a model is called
+
+        if llm.supports_schema(teacher.model):
+            kwargs["response_format"] = TeacherOutput
+        send = functools.partial(llm.call, completion)
 
     usage = {"tokens_in": 0, "tokens_out": 0, "cost": 0.0}
-    response = _call(completion, messages, kwargs, usage)
+    answer = send(messages, kwargs, usage)
     try:
-        return _parse(response), usage
+        return _parse(answer), usage
     except CritiqueError as first_problem:
         # One repair attempt: show the model its answer and what is wrong with it.
-        repair = [*messages, {"role": "assistant", "content": _content(response)},
+        repair = [*messages, {"role": "assistant", "content": answer},
                   {"role": "user", "content": f"That answer cannot be used: {first_problem}. "
                                               "Reply again with the JSON object only."}]
-        response = _call(completion, repair, kwargs, usage)
+        answer = send(repair, kwargs, usage)
         try:
-            return _parse(response), usage
+            return _parse(answer), usage
         except CritiqueError as second_problem:
             raise CritiqueError(f"teacher {teacher.model} gave unusable output twice: {second_problem}") from None
 
 
-def _call(completion: Completion, messages: list, kwargs: dict, usage: dict) -> Any:
-    try:
-        response = completion(messages=messages, **kwargs)
-    except litellm.Timeout:
-        raise CritiqueError(f"teacher {kwargs['model']} timed out after {kwargs['timeout']:g} s") from None
-    except litellm.AuthenticationError:
-        raise CritiqueError(f"teacher {kwargs['model']}: missing or invalid API key") from None
-    except openai.OpenAIError as exc:  # every litellm and provider-SDK error derives from it
-        if re.search(r"api[_ ]key|credentials", str(exc), re.IGNORECASE):
-            raise CritiqueError(f"teacher {kwargs['model']}: missing or invalid API key ({_first_line(exc)})") from None
-        raise CritiqueError(f"teacher {kwargs['model']} unreachable or failed: {_first_line(exc)}") from None
-    if getattr(response, "usage", None):
-        usage["tokens_in"] += response.usage.prompt_tokens or 0
-        usage["tokens_out"] += response.usage.completion_tokens or 0
-    try:
-        usage["cost"] += litellm.completion_cost(completion_response=response) or 0.0
-    except Exception:  # noqa: BLE001 - litellm has no price for custom or local models
-        pass
-    return response
+def structural_answer(messages: list) -> str:
+    """What the structural critic answers: the structural findings its prompt carries, as they were."""
+    prompt = next(m["content"] for m in messages if m["role"] == "user")
+    match = re.search(rf"<{_FINDINGS_TAG}>\n(.*?)\n</{_FINDINGS_TAG}>", prompt, re.DOTALL)
+    return match.group(1).replace("<\\/", "</") if match else '{"findings": []}'
 
 
-def _content(response: Any) -> str:
-    return response.choices[0].message.content or ""
+def _answer_offline(messages: list, kwargs: dict, usage: dict) -> str:
+    return structural_answer(messages)  # no model: no tokens, no cost
 
 
-def _parse(response: Any) -> TeacherOutput:
-    text = _content(response).strip()
+def _parse(answer: str) -> TeacherOutput:
+    text = answer.strip()
     fenced = re.fullmatch(r"```(?:json)?\s*(.*?)\s*```", text, re.DOTALL)
     if fenced:
         text = fenced.group(1)
@@ -291,38 +284,3 @@ def _parse(response: Any) -> TeacherOutput:
         error = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in error["loc"])
         raise CritiqueError(f"{where + ': ' if where else ''}{error['msg']}") from None
-
-
-def _supports_schema(model: str) -> bool:
-    if model == STRUCTURAL_TEACHER:
-        return False
-    try:
-        return bool(litellm.supports_response_schema(model=model))
-    except Exception:  # noqa: BLE001 - unknown models: fall back to parse-and-repair
-        return False
-
-
-def _first_line(exc: Exception) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-
-
-# ------------------------------------------ the offline teacher as a provider
-
-
-class StructuralTeacher(CustomLLM):
-    """``trellis/structural``: answers with the structural findings the prompt carries."""
-
-    def completion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> Any:
-        prompt = next(m["content"] for m in messages if m["role"] == "user")
-        match = re.search(rf"<{_FINDINGS_TAG}>\n(.*?)\n</{_FINDINGS_TAG}>", prompt, re.DOTALL)
-        answer = match.group(1).replace("<\\/", "</") if match else '{"findings": []}'
-        return litellm.completion(model="trellis/structural", messages=messages, mock_response=answer)
-
-
-def _register() -> None:
-    litellm.suppress_debug_info = True  # it prints provider lists to stdout on every unknown-price lookup
-    providers = [p for p in litellm.custom_provider_map if p["provider"] != "trellis"]
-    litellm.custom_provider_map = [*providers, {"provider": "trellis", "custom_handler": StructuralTeacher()}]
-
-
-_register()

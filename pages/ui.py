@@ -1,5 +1,10 @@
 """Streamlit plumbing the pages share: the one Store, cached trace views, and showing untrusted text.
 
+Widget callbacks and ``format_func``s get small values only (ids, labels, small dicts of strings), never a
+trace or a view: Streamlit keeps every widget's metadata, callbacks included, for the whole session, so a
+callback that held a view would keep that trace alive in every session that showed it, whatever the trace
+cache lets go.
+
 The app finds its database in ``streamlit run app.py -- --db FILE``, else in
 $TRELLIS_DB, else ./trellis.duckdb.
 """
@@ -13,12 +18,8 @@ import re
 import sys
 from collections import Counter
 from collections.abc import Callable
-from urllib.parse import urlencode
 
 import streamlit as st
-from streamlit.errors import StreamlitSecretNotFoundError
-from streamlit.runtime.pages_manager import PagesManager
-from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core.align import Alignment, align
 from core.auth import Action, Actor, Role, local_actor
@@ -27,23 +28,6 @@ from core.explore import SHOWN_CHARS, TraceStats, TraceView, trace_stats
 from core.model_catalog import ModelEntry, load_catalog
 from core.render import Overview, overview_figure
 from core.store import Store, StoreError, default_db_path
-
-# A pages/ folder beside app.py makes Streamlit start in its old multipage mode: the first request
-# of a fresh server for a shared link such as /trace?trace=ID runs pages/trace.py alone, without
-# app.py's navigation or page setup. Leave that mode and run again; app.py then routes the link.
-if PagesManager.uses_pages_directory:
-    PagesManager.uses_pages_directory = False
-    st.rerun()
-
-PAGES = {
-    "home": "pages/home.py",
-    "library": "pages/library.py",
-    "trace": "pages/trace.py",
-    "compare": "pages/compare.py",
-    "critique": "pages/critique.py",
-    "scaffolds": "pages/scaffolds.py",
-    "audit": "pages/audit.py",
-}
 
 
 def db_path() -> str:
@@ -62,11 +46,10 @@ def _open_store(path: str) -> Store:
 def store() -> Store:
     """The process's one Store; each session's thread reads through its own cursor.
 
-    Every page reaches the data through here, so nobody reads it before signing in (when login is configured),
-    even when a fresh server runs a page on its own for a shared link.
+    Every page reaches the data through here, and nobody reads it before signing in (when login is configured):
+    the frame (pages.run) asks first, and this asks again.
     """
     require_login()
-    forget_dropped_widgets()  # every page run starts here
     return _store_or_stop(db_path())
 
 
@@ -88,7 +71,10 @@ def _store_or_stop(path: str) -> Store:
 
 
 class _PageFailed(Exception):
-    alternate_name = ""  # Streamlit shows an exception's type before its message: there is no type to show
+    """A page that failed, as people see it."""
+
+
+_PageFailed.__name__ = ""  # st.exception shows an exception's class name before its message: there is none to show
 
 
 def show_failure(exc: Exception) -> None:
@@ -127,25 +113,6 @@ def overview(view: TraceView, size_by: str, colour_by: str) -> Overview:
 
 def stats(view: TraceView) -> TraceStats:
     return _trace_cache().get(("stats", db_path(), view.trace.id), lambda: trace_stats(view))
-
-
-def forget_dropped_widgets() -> None:
-    """Forget the widgets Streamlit has dropped (they have no value any more), callbacks and all.
-
-    Streamlit 1.67 keeps every widget's metadata for the whole session, and with it the callbacks and
-    format functions a page defined, which keep that page run's variables alive: without this a session
-    holds every trace it has shown (widgets keyed by trace or node never come back), whatever the trace
-    cache lets go. Uses Streamlit internals; on a version without them it does nothing.
-    """
-    try:
-        state = get_script_run_ctx().session_state._state
-        widgets = state._new_widget_state
-        # Widgets bound to the URL keep theirs: Streamlit still needs it to update the address.
-        keep = widgets.states.keys() | state._old_state.keys() | state._query_param_bound_widget_ids
-    except AttributeError:  # no script run, or another Streamlit
-        return
-    for widget_id in [w for w in widgets.widget_metadata if w not in keep]:
-        del widgets.widget_metadata[widget_id]
 
 
 def annotation_counts(trace_id: str) -> dict[str, int]:
@@ -204,16 +171,11 @@ def show_text(
         )
 
 
-def page_url(page: str, **params: str) -> str:
-    """A link to a page that can be shared, e.g. page_url("trace", trace="t1", node="n4")."""
-    return f"./{page}" + (f"?{urlencode(params)}" if params else "")
-
-
 def login_configured() -> bool:
     """Login is on when the operator configured an identity provider ([auth] in .streamlit/secrets.toml)."""
     try:
         return "auth" in st.secrets
-    except (FileNotFoundError, StreamlitSecretNotFoundError):
+    except FileNotFoundError:  # no secrets.toml (Streamlit's StreamlitSecretNotFoundError is one)
         return False
 
 
@@ -279,3 +241,9 @@ def model_catalog() -> dict[str, ModelEntry]:
     except FileNotFoundError:  # no secrets.toml: the models file alone
         models = None
     return load_catalog(models)
+
+
+if __name__ == "__main__":  # run as a script, as every module here may be: see pages/__init__.py
+    import pages
+
+    pages.run()

@@ -1,0 +1,62 @@
+"""The one printer of records: a rich table, or with ``--json`` the command's one JSON shape.
+
+A command that lists things prints a JSON list of objects; a command about one thing prints one
+object (docs/cli.md names each command's fields). A record is a dataclass, a pydantic model or a
+dict: its fields are the object's keys, datetimes become ISO-8601 strings and enums their value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
+from datetime import date
+from datetime import time
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+Column = tuple[str, Callable[[Any], object]]  # a header, and the cell of a record in that column
+
+
+def print_records(records: Sequence[Any], *, as_json: bool, columns: Sequence[Column] = (),
+                  single: bool = False, empty: str = "") -> None:
+    """Print ``records`` as JSON (with ``single``, the one record as an object) or as a table with
+    ``columns``; a cell that is None or blank shows ``empty``."""
+    if as_json:
+        print(json.dumps(plain(records[0]) if single else [plain(r) for r in records], indent=2))
+        return
+    table = Table(*(header for header, _ in columns))
+    for record in records:
+        table.add_row(*(_cell(cell(record), empty) for _, cell in columns))
+    Console().print(table)
+
+
+def _cell(value: object, empty: str) -> Text:
+    """Always literal text: what a trace or a person wrote is never read as rich markup."""
+    return Text(empty if value is None or value == "" else str(value))
+
+
+def plain(value: Any) -> Any:
+    """``value`` as JSON holds it: objects, lists, strings, numbers, booleans and null."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [plain(v) for v in value]
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (date, time)):  # a datetime is a date
+        return value.isoformat()
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    return str(value)

@@ -1,0 +1,74 @@
+"""The one place Trellis touches litellm: calling a teacher model and naming what went wrong.
+
+Importing litellm takes seconds, so nothing imports this module at start-up: ``teacher.py``
+imports it inside the call, only when a real model (or a test's ``completion``) is asked. The
+built-in structural critic answers without it. It is also registered here as the litellm provider
+``trellis/structural``, so ``litellm.completion(model="trellis/structural", ...)`` answers as the
+offline critic does.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no price-list download on import
+import litellm  # noqa: E402
+import openai  # noqa: E402
+from litellm.llms.custom_llm import CustomLLM  # noqa: E402
+
+from core.critique.teacher import STRUCTURAL_TEACHER, Completion, CritiqueError, structural_answer  # noqa: E402
+
+
+def call(completion: Completion | None, messages: list, kwargs: dict, usage: dict) -> str:
+    """The answer text of ``completion`` (default ``litellm.completion``); every failure becomes one
+    ``CritiqueError`` line. Adds the call's tokens and cost to ``usage``."""
+    try:
+        response = (completion or litellm.completion)(messages=messages, **kwargs)
+    except litellm.Timeout:
+        raise CritiqueError(f"teacher {kwargs['model']} timed out after {kwargs['timeout']:g} s") from None
+    except litellm.AuthenticationError:
+        raise CritiqueError(f"teacher {kwargs['model']}: missing or invalid API key") from None
+    except openai.OpenAIError as exc:  # every litellm and provider-SDK error derives from it
+        if re.search(r"api[_ ]key|credentials", str(exc), re.IGNORECASE):
+            raise CritiqueError(f"teacher {kwargs['model']}: missing or invalid API key ({_first_line(exc)})") from None
+        raise CritiqueError(f"teacher {kwargs['model']} unreachable or failed: {_first_line(exc)}") from None
+    if getattr(response, "usage", None):
+        usage["tokens_in"] += response.usage.prompt_tokens or 0
+        usage["tokens_out"] += response.usage.completion_tokens or 0
+    try:
+        usage["cost"] += litellm.completion_cost(completion_response=response) or 0.0
+    except Exception:  # noqa: BLE001 - litellm has no price for custom or local models
+        pass
+    return response.choices[0].message.content or ""
+
+
+def supports_schema(model: str) -> bool:
+    """Whether litellm knows ``model`` to accept a JSON schema as its response format."""
+    if model == STRUCTURAL_TEACHER:
+        return False
+    try:
+        return bool(litellm.supports_response_schema(model=model))
+    except Exception:  # noqa: BLE001 - unknown models: fall back to parse-and-repair
+        return False
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
+class StructuralTeacher(CustomLLM):
+    """``trellis/structural`` as a litellm provider: answers with the structural findings the prompt carries."""
+
+    def completion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> Any:
+        return litellm.completion(model=STRUCTURAL_TEACHER, messages=messages, mock_response=structural_answer(messages))
+
+
+def _register() -> None:
+    litellm.suppress_debug_info = True  # it prints provider lists to stdout on every unknown-price lookup
+    providers = [p for p in litellm.custom_provider_map if p["provider"] != "trellis"]
+    litellm.custom_provider_map = [*providers, {"provider": "trellis", "custom_handler": StructuralTeacher()}]
+
+
+_register()
