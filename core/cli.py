@@ -18,11 +18,11 @@ from rich.tree import Tree
 from core import export
 from core.auth import ROLES, command_line_actor, normalise_email, parse_role
 from core.errors import TrellisError
-from core.explore import one_line
 from core.importers import FORMATS, import_files
 from core.importers.reading import DEFAULT_MAX_BYTES
 from core.models import MAX_NODE_BYTES, MB, json_schema
 from core.store import Store, default_db_path
+from core.text import shorten
 from core.tree import TreeIndex
 
 
@@ -178,7 +178,7 @@ def _rich_tree(nodes, max_depth: int, max_nodes: int) -> Tree:
     def label(node_id: str) -> Text:
         node = by_id[node_id]
         text = Text(f"[{node.kind}] ", style="cyan")
-        text.append(one_line(node.subproblem or node.name or node.id, 100))  # Text: never parsed as markup
+        text.append(shorten(node.subproblem or node.name or node.id, 100))  # Text: never parsed as markup
         if node.tokens:
             text.append(f"  {node.tokens:,} tok", style="dim")
         if node.status == "error":

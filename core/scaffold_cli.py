@@ -16,8 +16,9 @@ from rich.table import Table
 from rich.text import Text
 
 from core.auth import Actor, command_line_actor
-from core.retrieval import rank_scaffolds
-from core.scaffolds import EXPORT_FORMATS, ScaffoldStatus, draft_scaffold, export, to_text
+from core.scaffolds import EXPORT_FORMATS, ScaffoldStatus, export, to_text
+from core.scaffolds.drafts import draft_scaffold
+from core.scaffolds.retrieval import rank_scaffolds
 from core.store import Store, default_db_path
 
 

@@ -4,8 +4,9 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from core.explore import compare, one_line, teacher_student_pairs, tree_window
-from core.render import tree_dot
+from core.dot import tree_dot
+from core.explore import compare, teacher_student_pairs, tree_window
+from core.text import shorten
 
 store = ui.store()
 summaries = {s.id: s for s in store.list_traces()}
@@ -27,7 +28,7 @@ def pick(side: str) -> None:
 
 def label(trace_id: str) -> str:
     s = summaries[trace_id]
-    return f"{one_line(s.title or s.id, 120)} · {s.role} · {s.node_count:,} nodes"
+    return f"{shorten(s.title or s.id, 120)} · {s.role} · {s.node_count:,} nodes"
 
 
 ids = list(summaries)
@@ -75,7 +76,7 @@ for column, view, focus_id, tags, unmatched in (
     (right_col, right, focus_pair.right, right_tags, right_only),
 ):
     window = tree_window(view, focus_id, depth=depth, budget=150)
-    column.caption(ui.plain(one_line(view.trace.title or view.trace.id, 200)))
+    column.caption(ui.plain(shorten(view.trace.title or view.trace.id, 200)))
     column.graphviz_chart(tree_dot(view, window, focus_id, tags=tags, outlined=unmatched), width="stretch")
     column.page_link(ui.PAGES["trace"], label="Open in the trace explorer", icon=":material/account_tree:",
                      query_params={"trace": view.trace.id, "node": focus_id})

@@ -10,12 +10,18 @@ from core.critique import review
 from core.critique.models import Category, ReviewStatus, Severity
 from core.critique.package import build_package
 from core.critique.teacher import (
-    DEFAULT_TIMEOUT, STRUCTURAL_TEACHER, CritiqueError, TeacherSettings, default_reference, run_critique,
+    DEFAULT_TIMEOUT,
+    STRUCTURAL_TEACHER,
+    CritiqueError,
+    TeacherSettings,
+    default_reference,
+    run_critique,
 )
+from core.dot import tree_dot
 from core.errors import TrellisError
-from core.explore import one_line, tree_window
+from core.explore import tree_window
 from core.model_catalog import BUILT_IN, MAX_TIMEOUT, CatalogError
-from core.render import tree_dot
+from core.text import shorten
 
 store = ui.store()
 summaries = {s.id: s for s in store.list_traces()}
@@ -35,7 +41,7 @@ students = [i for i in ids if summaries[i].role == "student"] or ids
 wanted = st.query_params.get("trace")
 student_id = st.selectbox(
     "Student trace", ids, index=ids.index(wanted if wanted in summaries else students[0]),
-    format_func=lambda i: f"{one_line(summaries[i].title or i, 120)} · {summaries[i].role} · {i}",
+    format_func=lambda i: f"{shorten(summaries[i].title or i, 120)} · {summaries[i].role} · {i}",
 )
 st.query_params["trace"] = student_id
 student = store.load_trace(student_id)
@@ -43,7 +49,7 @@ suggested = default_reference(store, student)
 choices = ["(none: critique the trace on its own)", *[i for i in ids if i != student_id]]
 reference_choice = st.selectbox(
     "Reference", choices, index=choices.index(suggested) if suggested in choices else 0,
-    format_func=lambda i: i if i.startswith("(") else f"{one_line(summaries[i].title or i, 120)} · {summaries[i].role} · {i}",
+    format_func=lambda i: i if i.startswith("(") else f"{shorten(summaries[i].title or i, 120)} · {summaries[i].role} · {i}",
     help="Default: the teacher trace of the same task class.",
 )
 reference_id = None if reference_choice.startswith("(") else reference_choice

@@ -3,7 +3,8 @@
 import streamlit as st
 
 import ui
-from core.explore import one_line, teacher_student_pairs
+from core.explore import teacher_student_pairs
+from core.text import shorten
 
 st.title("Trellis")
 st.markdown(
@@ -33,7 +34,7 @@ if not pairs:
     )
     st.stop()
 
-titles = {s.id: one_line(s.title or s.id, 120) for s in summaries}
+titles = {s.id: shorten(s.title or s.id, 120) for s in summaries}
 task_classes = {s.id: s.task_class for s in summaries}
 # The essay's own example, a 70B teacher and an 8B student on a contract, opens the demo when it is there.
 essay_example = next((i for i, (t, _) in enumerate(pairs) if task_classes[t] == "legal-contract-review"), 0)
@@ -41,10 +42,10 @@ pair_index = essay_example
 if len(pairs) > 1:
     pair_index = st.selectbox(
         "Task", range(len(pairs)), index=essay_example,
-        format_func=lambda i: f"{one_line(task_classes[pairs[i][0]], 100)}: {titles[pairs[i][0]]} vs {titles[pairs[i][1]]}",
+        format_func=lambda i: f"{shorten(task_classes[pairs[i][0]], 100)}: {titles[pairs[i][0]]} vs {titles[pairs[i][1]]}",
     )
 teacher, student = pairs[pair_index]
-st.caption(ui.plain(f"Teacher: {titles[teacher]} · student: {titles[student]} · task class {one_line(task_classes[teacher], 100)}"))
+st.caption(ui.plain(f"Teacher: {titles[teacher]} · student: {titles[student]} · task class {shorten(task_classes[teacher], 100)}"))
 
 with st.container(border=True):
     st.subheader("1 · Strategy transfer")

@@ -9,8 +9,12 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from core.explore import MEASURES, one_line, search_trace, tree_window
-from core.render import KIND_STYLE, TIMELINE_CALLS, short_number, timeline_figure, tree_dot
+from core.dot import KIND_STYLE, tree_dot
+from core.explore import tree_window
+from core.figures import TIMELINE_CALLS, timeline_figure
+from core.search import search_trace
+from core.text import short_number, shorten
+from core.traceview import MEASURES
 
 store = ui.store()
 summaries = {s.id: s for s in store.list_traces()}
@@ -36,7 +40,7 @@ if trace_id not in summaries:
         st.warning(ui.plain(f"No trace {trace_id!r} in this library; pick one below."))
     st.selectbox(
         "Trace", list(summaries), index=None, key="trace_picker", on_change=select_trace,
-        format_func=lambda i: f"{one_line(summaries[i].title or i, 120)} · {summaries[i].role} · {i}",
+        format_func=lambda i: f"{shorten(summaries[i].title or i, 120)} · {summaries[i].role} · {i}",
     )
     st.stop()
 
@@ -54,8 +58,8 @@ collapsed = st.session_state.setdefault(f"collapsed:{trace_id}", set())
 # ------------------------------------------------------------------ header
 
 trace = view.trace
-st.title(ui.plain(one_line(trace.title or trace.id, 200)))
-st.caption(ui.plain(" · ".join(one_line(str(v), 100) for v in (trace.id, trace.role, trace.agent, trace.task_class, trace.source_format) if v)))
+st.title(ui.plain(shorten(trace.title or trace.id, 200)))
+st.caption(ui.plain(" · ".join(shorten(str(v), 100) for v in (trace.id, trace.role, trace.agent, trace.task_class, trace.source_format) if v)))
 columns = st.columns(6)
 columns[0].metric("Nodes", short_number(stats.nodes), help=f"{stats.nodes:,} nodes")
 columns[1].metric("Depth", stats.depth)
@@ -158,7 +162,7 @@ with stats_tab:
                     "node": stats.failed,
                     "kind": [view.nodes[i].kind for i in stats.failed],
                     "sub-problem": [view.label(i, 120) for i in stats.failed],
-                    "error": [one_line(view.nodes[i].error or "", 200) for i in stats.failed],
+                    "error": [shorten(view.nodes[i].error or "", 200) for i in stats.failed],
                 }
             ),
             hide_index=True,
@@ -202,7 +206,7 @@ with right:
     facts = {
         "kind": node.kind,
         "status": node.status,
-        "model": one_line(node.model, 100) if node.model else "—",
+        "model": shorten(node.model, 100) if node.model else "—",
         "tokens in / out": f"{node.tokens_in or 0:,} / {node.tokens_out or 0:,}",
         "cost": "—" if node.cost is None else f"${node.cost:,.6f}",
         "subtree": f"{view.subtree_size[node_id]:,} nodes",

@@ -29,10 +29,12 @@ from core.auth import Action, Actor, local_actor  # noqa: E402
 from core.critique import structural  # noqa: E402
 from core.critique.models import Annotation, CritiqueRun, Finding, TeacherOutput  # noqa: E402
 from core.errors import TrellisError  # noqa: E402
-from core.explore import TraceView, one_line  # noqa: E402
 from core.model_catalog import STRUCTURAL as STRUCTURAL_TEACHER  # noqa: E402
 from core.model_catalog import ModelEntry, load_catalog, lookup  # noqa: E402
-from core.store import LoadedTrace, Store  # noqa: E402
+from core.models import LoadedTrace
+from core.store import Store  # noqa: E402
+from core.text import shorten  # noqa: E402
+from core.traceview import TraceView
 
 DEFAULT_TIMEOUT = 60.0
 PROMPT_NODE_LIMIT = 400
@@ -218,7 +220,7 @@ def _compact(loaded: LoadedTrace, keep: set[str | None]) -> str:
 
 
 def _cut(text: str | None) -> str | None:
-    return None if text is None else one_line(text, TEXT_LIMIT)
+    return None if text is None else shorten(text, TEXT_LIMIT)
 
 
 # ------------------------------------------------------------ the call
