@@ -24,8 +24,11 @@ from generate import write_jsonl  # noqa: E402
 from core import Store, import_files  # noqa: E402
 from core.critique.structural import critique  # noqa: E402
 from core.critique.teacher import run_critique  # noqa: E402
-from core.models import Node, Trace  # noqa: E402
-from core.store import LoadedTrace  # noqa: E402
+from core.models import (  # noqa: E402
+    LoadedTrace,  # noqa: E402
+    Node,
+    Trace,
+)
 
 SAMPLE_TEACHER = Path(__file__).resolve().parents[1] / "sample_traces" / "legal-msa-teacher-70b.json"
 

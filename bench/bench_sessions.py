@@ -30,7 +30,8 @@ from playwright.async_api import async_playwright  # noqa: E402
 from serving import cpu_seconds, import_with_cli, machine_load  # noqa: E402
 
 from core import Store  # noqa: E402
-from core.explore import TraceView, search_trace  # noqa: E402
+from core.search import search_trace  # noqa: E402
+from core.traceview import TraceView
 from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, app_server  # noqa: E402
 
 TRACE = "shared"
@@ -111,7 +112,7 @@ def main() -> None:
         write_jsonl(path, args.nodes, trace_id=TRACE)
         import_with_cli(db, path)
         with Store(db) as store:  # what each search should report, to know when the page shows it
-            view = TraceView.load(store, TRACE)
+            view = TraceView.build(store.load_trace(TRACE))
         searches = {q: search_trace(view, q)[1] for q in QUERIES}
         assert len(set(searches.values())) == len(searches), f"queries with the same count: {searches}"
         with app_server(db) as (url, pid):

@@ -36,8 +36,10 @@ import machine  # noqa: E402
 from generate import write_jsonl  # noqa: E402
 
 from core import Store, import_files  # noqa: E402
-from core.explore import TraceView, trace_stats, tree_window  # noqa: E402
-from core.render import overview_figure, timeline_figure, tree_dot  # noqa: E402
+from core.dot import tree_dot  # noqa: E402
+from core.explore import trace_stats, tree_window  # noqa: E402
+from core.figures import overview_figure, timeline_figure
+from core.traceview import TraceView
 from pages import PAGES  # noqa: E402
 
 
@@ -55,7 +57,7 @@ def bench_core(store: Store, trace_id: str, runs: int) -> None:
     open_times, select_times, sizes = [], [], {}
     for _ in range(runs):
         start = time.perf_counter()
-        view = TraceView.load(store, trace_id)
+        view = TraceView.build(store.load_trace(trace_id))
         trace_stats(view)
         dot = tree_dot(view, tree_window(view, view.root), view.root)
         overview = overview_figure(view, "tokens", "kind").figure.to_json()

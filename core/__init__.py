@@ -8,10 +8,10 @@ The library works without the UI::
     loaded = store.load_trace("legal-msa-teacher-70b")
 """
 
-from core.errors import InputError, NotFound, StoreError, TrellisError, TreeError
+from core.errors import InputError, NotFound, StoreError, TreeError, TrellisError
 from core.importers import import_files, read_file
-from core.models import Node, NodeKind, Role, Trace, TraceDocument
-from core.store import LoadedTrace, Store, TraceSummary
+from core.models import LoadedTrace, Node, NodeKind, Role, Trace, TraceDocument, TraceSummary
+from core.store import Store
 
 __all__ = [
     "InputError", "LoadedTrace", "Node", "NodeKind", "NotFound", "Role", "Store", "StoreError", "Trace",

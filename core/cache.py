@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from core.align import Alignment
-from core.explore import SEARCHED_FIELDS, TraceStats, TraceView
-from core.render import Overview
+from core.explore import TraceStats
+from core.figures import Overview
+from core.models import SEARCHED_FIELDS
+from core.traceview import TraceView
 
 BUDGET_VARIABLE = "TRELLIS_CACHE_MB"
 DEFAULT_BUDGET_MB = 2048

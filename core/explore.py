@@ -1,117 +1,20 @@
-"""What the trace explorer shows, computed from one loaded trace.
+"""What the trace explorer shows, computed from one trace view: the part of the tree worth drawing,
+the whole trace's statistics, and how a student's tree differs from its teacher's.
 
-A ``TraceView`` is built once per trace and shared by every view of it; the
-functions here pick the part of the tree worth drawing, summarise the whole
-trace and search its text. Nothing here draws: ``core.render`` does that.
+Nothing here draws: ``core.dot`` and ``core.figures`` do that.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
-from itertools import pairwise
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from itertools import pairwise
 
 from core.align import Alignment
-from core.models import Node, Trace
-from core.store import LoadedTrace, Store, TraceSummary, collector_paused
-from core.tree import TreeIndex
-
-# The text fields a person searches, in the order a match is reported.
-SEARCHED_FIELDS = ("subproblem", "name", "output", "context", "aggregation", "error", "id")
-# Most characters of one text a page sends to the browser; the rest is a download. Everything else the
-# pages show of a trace is cut much shorter (one_line), so no message grows with the size of a field.
-SHOWN_CHARS = 20_000
-
-
-@dataclass
-class TraceView:
-    """A trace with its tree index, ready for the explorer's views."""
-
-    trace: Trace
-    nodes: dict[str, Node]  # by id, in import order
-    tree: TreeIndex
-    preorder: list[str]
-    position: dict[str, int]  # index in preorder; a subtree is preorder[position : position + size]
-    subtree_size: dict[str, int]
-    # Filled on first use: most views need only a few of them.
-    _totals: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)
-    _search_text: list[_FieldText] | None = field(default=None, repr=False)
-
-    @classmethod
-    def build(cls, loaded: LoadedTrace) -> TraceView:
-        nodes = {n.id: n for n in loaded.nodes}
-        tree = TreeIndex.build([(n.id, n.parent_id, n.order) for n in loaded.nodes])
-        preorder = tree.preorder()
-        sizes = tree.subtree_sizes(preorder)
-        position = dict(zip(preorder, range(len(preorder))))
-        return cls(loaded.trace, nodes, tree, preorder, position, sizes)
-
-    @classmethod
-    def load(cls, store: Store, trace_id: str) -> TraceView:
-        # Building 100,000 nodes sets off repeated full garbage collections
-        # that free nothing; pausing the collector makes this about a third faster.
-        with collector_paused():
-            return cls.build(store.load_trace(trace_id))
-
-    def subtree(self, node_id: str) -> list[str]:
-        """The node and its descendants, in tree order."""
-        start = self.position[node_id]
-        return self.preorder[start : start + self.subtree_size[node_id]]
-
-    @property
-    def root(self) -> str:
-        return self.tree.root
-
-    def children(self, node_id: str) -> list[str]:
-        return self.tree.children.get(node_id, [])
-
-    def siblings(self, node_id: str) -> list[str]:
-        """The node and its siblings, in order (just the node for the root)."""
-        parent_id = self.tree.parent[node_id]
-        return [node_id] if parent_id is None else self.children(parent_id)
-
-    def neighbour(self, node_id: str, step: int) -> str | None:
-        """The previous (step=-1) or next (step=1) sibling, if there is one."""
-        siblings = self.siblings(node_id)
-        i = siblings.index(node_id) + step
-        return siblings[i] if 0 <= i < len(siblings) else None
-
-    def subtree_totals(self, measure: str) -> dict[str, float]:
-        """Each node's measure summed over its subtree: 'tokens', 'cost' (in micro-dollars) or 'nodes'."""
-        if measure not in self._totals:
-            own = _OWN_MEASURES[measure]
-            totals = {node_id: own(self.nodes[node_id]) for node_id in self.preorder}
-            for node_id in reversed(self.preorder):
-                parent_id = self.tree.parent[node_id]
-                if parent_id is not None:
-                    totals[parent_id] += totals[node_id]
-            self._totals[measure] = totals
-        return self._totals[measure]
-
-    def label(self, node_id: str, limit: int = 60) -> str:
-        """A one-line name for a node: its sub-problem, else its name, else its id."""
-        node = self.nodes[node_id]
-        return one_line(node.subproblem or node.name or node.id, limit)
-
-
-# Cost is summed in whole micro-dollars so that a parent's total is exactly the
-# sum of its children's; plotly drops segments whose float sums disagree.
-_OWN_MEASURES = {
-    "tokens": lambda n: n.tokens,
-    "cost": lambda n: round((n.cost or 0) * 1_000_000),
-    "nodes": lambda n: 1,
-}
-MEASURES = tuple(_OWN_MEASURES)
-
-
-def one_line(text: str, limit: int) -> str:
-    """``text`` with its whitespace collapsed, cut to ``limit`` characters."""
-    cut = " ".join(text[: limit * 4].split())  # the slice keeps a 60,000-character context cheap
-    return cut if len(cut) <= limit and len(text) <= limit * 4 else cut[: limit - 1] + "…"
-
+from core.models import TraceSummary
+from core.traceview import TraceView
 
 # ------------------------------------------------------------ tree window
 
@@ -344,79 +247,6 @@ def depth_limit_hits(view: TraceView, deepest: int) -> tuple[int, str]:
         return 0, "a single-node trace has no depth limit to hit"
     at_deepest = sum(1 for d in view.tree.depth.values() if d == deepest)
     return at_deepest, f"nodes at the deepest level ({deepest}); the trace records no depth limit"
-
-
-# ----------------------------------------------------------------- search
-
-
-@dataclass(frozen=True)
-class Match:
-    node_id: str
-    field: str
-    snippet: str  # one line around the first occurrence
-
-
-def search_trace(view: TraceView, query: str, limit: int = 200) -> tuple[list[Match], int]:
-    """Nodes whose text contains ``query`` (any case), in tree order: the first ``limit``, and how many in all.
-
-    A node matches once, on the first of SEARCHED_FIELDS that contains the query.
-    """
-    needle = query.strip().lower().replace(_SEPARATOR, "")
-    if not needle:
-        return [], 0
-    if view._search_text is None:
-        view._search_text = [_FieldText.build(view, name) for name in SEARCHED_FIELDS]
-    first_hit: dict[int, tuple[int, int]] = {}  # preorder index -> (field rank, offset in the field)
-    for rank, field_text in enumerate(view._search_text):
-        for index, offset in field_text.find_all(needle):
-            if index not in first_hit:
-                first_hit[index] = (rank, offset)
-    matches = []
-    for index in sorted(first_hit)[:limit]:
-        rank, offset = first_hit[index]
-        node_id, field_name = view.preorder[index], SEARCHED_FIELDS[rank]
-        text = getattr(view.nodes[node_id], field_name)
-        matches.append(Match(node_id, field_name, snippet(text, offset, len(needle))))
-    return matches, len(first_hit)
-
-
-_SEPARATOR = "\x00"
-
-
-@dataclass(frozen=True)
-class _FieldText:
-    """One field of every node, lower-cased and joined, so a search is a few C-speed str.find calls."""
-
-    text: str
-    starts: list[int]  # where each node's text begins, in preorder
-
-    @classmethod
-    def build(cls, view: TraceView, field_name: str) -> _FieldText:
-        pieces = [(getattr(view.nodes[node_id], field_name) or "").lower() for node_id in view.preorder]
-        starts, at = [], 0
-        for piece in pieces:
-            starts.append(at)
-            at += len(piece) + 1
-        return cls(_SEPARATOR.join(pieces), starts)
-
-    def find_all(self, needle: str) -> Iterator[tuple[int, int]]:
-        """(node's preorder index, offset in its text) of the first occurrence in each node that has one."""
-        at = self.text.find(needle)
-        while at >= 0:
-            index = bisect_right(self.starts, at) - 1
-            yield index, at - self.starts[index]
-            if index + 1 == len(self.starts):
-                return
-            at = self.text.find(needle, self.starts[index + 1])
-
-
-def snippet(text: str, at: int, length: int, around: int = 50) -> str:
-    start, end = max(0, at - around), min(len(text), at + length + around)
-    return ("…" if start else "") + " ".join(text[start:end].split()) + ("…" if end < len(text) else "")
-
-
-def nodes_in(matches: Sequence[Match]) -> set[str]:
-    return {m.node_id for m in matches}
 
 
 # ------------------------------------------------------------- comparison

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from core.models import TraceDocument
-from core.store import LoadedTrace
+from core.models import LoadedTrace, TraceDocument
 
 
 def to_document(loaded: LoadedTrace) -> TraceDocument:

@@ -6,8 +6,12 @@ A tree is a flat list of nodes linked by ``parent_id``; depth is computed by
 
 from __future__ import annotations
 
+import gc
 import math
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -221,3 +225,62 @@ def json_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "Trellis trace"
     return schema
+
+
+# ------------------------------------------------------- what the store returns
+
+
+@dataclass
+class LoadedTrace:
+    """A stored trace and all its nodes, in the order they were imported."""
+
+    trace: Trace
+    nodes: list[Node]
+
+
+@dataclass(frozen=True)
+class TraceSummary:
+    """One row of the library: a trace and its computed totals."""
+
+    id: str
+    title: str
+    task_class: str | None
+    role: str
+    agent: str | None
+    model_size: str | None
+    source_format: str
+    created_at: datetime | None
+    imported_at: datetime
+    node_count: int
+    depth: int
+    tokens: int
+    cost: float | None
+    error_count: int
+
+
+# The text fields a person searches, in the order a match is reported: a node matches on the first that holds
+# the query. The library's search (in the store) and a trace's search (core.search) both read this.
+SEARCHED_FIELDS = ("subproblem", "name", "output", "context", "aggregation", "error", "id")
+
+
+@dataclass(frozen=True)
+class NodeMatch:
+    """A node whose text holds what was searched for."""
+
+    trace_id: str
+    node_id: str
+    kind: str
+    field: str  # the first of SEARCHED_FIELDS that holds it
+    snippet: str  # one line around its first occurrence there
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause garbage collection while building many nodes: its repeated full passes would free nothing."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

@@ -16,7 +16,6 @@ import pyarrow.compute as pc
 
 from core.errors import TreeError
 
-
 Column = Sequence[str | None] | pa.Array | pa.ChunkedArray
 
 

@@ -4,8 +4,9 @@ import pandas as pd
 import streamlit as st
 
 import pages
-from core.explore import compare, one_line, teacher_student_pairs, tree_window
-from core.render import tree_dot
+from core.dot import tree_dot
+from core.explore import compare, teacher_student_pairs, tree_window
+from core.text import shorten
 from pages import ui
 
 
@@ -33,7 +34,7 @@ def page() -> None:
     left_id = st.query_params.get("left") if st.query_params.get("left") in summaries else default_left
     right_id = st.query_params.get("right") if st.query_params.get("right") in summaries else default_right
 
-    labels = {i: f"{one_line(s.title or s.id, 120)} · {s.role} · {s.node_count:,} nodes" for i, s in summaries.items()}
+    labels = {i: f"{shorten(s.title or s.id, 120)} · {s.role} · {s.node_count:,} nodes" for i, s in summaries.items()}
     ids = list(labels)
     pick_left, pick_right = st.columns(2)
     pick_left.selectbox("Left (usually the teacher)", ids, index=ids.index(left_id), format_func=labels.__getitem__, key="pick_left", on_change=pick, args=("left",))
@@ -75,7 +76,7 @@ def page() -> None:
         (right_col, right, focus_pair.right, right_tags, right_only),
     ):
         window = tree_window(view, focus_id, depth=depth, budget=150)
-        column.caption(ui.plain(one_line(view.trace.title or view.trace.id, 200)))
+        column.caption(ui.plain(shorten(view.trace.title or view.trace.id, 200)))
         column.graphviz_chart(tree_dot(view, window, focus_id, tags=tags, outlined=unmatched), width="stretch")
         column.page_link(pages.page("trace"), label="Open in the trace explorer", icon=":material/account_tree:",
                          query_params={"trace": view.trace.id, "node": focus_id})

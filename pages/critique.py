@@ -10,13 +10,19 @@ from core.critique import review
 from core.critique.models import Category, ReviewStatus, Severity
 from core.critique.package import build_package
 from core.critique.teacher import (
-    DEFAULT_TIMEOUT, STRUCTURAL_TEACHER, CritiqueError, TeacherSettings, default_reference, run_critique,
+    DEFAULT_TIMEOUT,
+    STRUCTURAL_TEACHER,
+    CritiqueError,
+    TeacherSettings,
+    default_reference,
+    run_critique,
 )
+from core.dot import tree_dot
 from core.errors import TrellisError
-from core.explore import one_line, tree_window
+from core.explore import tree_window
 from core.model_catalog import BUILT_IN, MAX_TIMEOUT, CatalogError
-from core.render import tree_dot
 from core.store import Store
+from core.text import shorten
 from pages import ui
 
 SEVERITY_BADGE = {"high": ":red-badge[high]", "medium": ":orange-badge[medium]", "low": ":gray-badge[low]"}
@@ -57,7 +63,7 @@ def page() -> None:
     ids = list(summaries)
     students = [i for i in ids if summaries[i].role == "student"] or ids
     wanted = st.query_params.get("trace")
-    labels = {i: f"{one_line(s.title or i, 120)} · {s.role} · {i}" for i, s in summaries.items()}
+    labels = {i: f"{shorten(s.title or i, 120)} · {s.role} · {i}" for i, s in summaries.items()}
     student_id = st.selectbox(
         "Student trace", ids, index=ids.index(wanted if wanted in summaries else students[0]), format_func=labels.__getitem__,
     )

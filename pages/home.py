@@ -3,7 +3,8 @@
 import streamlit as st
 
 import pages
-from core.explore import one_line, teacher_student_pairs
+from core.explore import teacher_student_pairs
+from core.text import shorten
 from pages import ui
 
 
@@ -36,16 +37,16 @@ def page() -> None:
         )
         st.stop()
 
-    titles = {s.id: one_line(s.title or s.id, 120) for s in summaries}
+    titles = {s.id: shorten(s.title or s.id, 120) for s in summaries}
     task_classes = {s.id: s.task_class for s in summaries}
     # The essay's own example, a 70B teacher and an 8B student on a contract, opens the demo when it is there.
     essay_example = next((i for i, (t, _) in enumerate(pairs) if task_classes[t] == "legal-contract-review"), 0)
     pair_index = essay_example
     if len(pairs) > 1:
-        labels = [f"{one_line(task_classes[t], 100)}: {titles[t]} vs {titles[s]}" for t, s in pairs]
+        labels = [f"{shorten(task_classes[t], 100)}: {titles[t]} vs {titles[s]}" for t, s in pairs]
         pair_index = st.selectbox("Task", range(len(pairs)), index=essay_example, format_func=labels.__getitem__)
     teacher, student = pairs[pair_index]
-    st.caption(ui.plain(f"Teacher: {titles[teacher]} · student: {titles[student]} · task class {one_line(task_classes[teacher], 100)}"))
+    st.caption(ui.plain(f"Teacher: {titles[teacher]} · student: {titles[student]} · task class {shorten(task_classes[teacher], 100)}"))
 
     with st.container(border=True):
         st.subheader("1 · Strategy transfer")

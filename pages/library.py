@@ -9,8 +9,8 @@ import streamlit as st
 import pages
 from core.auth import Action
 from core.errors import InputError, TrellisError
-from core.explore import one_line
 from core.importers import import_files
+from core.text import shorten
 from pages import ui
 
 
@@ -64,10 +64,10 @@ def page() -> None:
     table = pd.DataFrame(
         {
             "open": [pages.url("trace", trace=s.id) for s in summaries],
-            "title": [one_line(s.title or s.id, 200) for s in summaries],
-            "task class": [s.task_class and one_line(s.task_class, 100) for s in summaries],
+            "title": [shorten(s.title or s.id, 200) for s in summaries],
+            "task class": [s.task_class and shorten(s.task_class, 100) for s in summaries],
             "role": [s.role for s in summaries],
-            "model": [one_line(s.agent or ", ".join(models.get(s.id, [])), 200) or None for s in summaries],
+            "model": [shorten(s.agent or ", ".join(models.get(s.id, [])), 200) or None for s in summaries],
             "status": ["failed calls" if s.error_count else "ok" for s in summaries],
             "nodes": [s.node_count for s in summaries],
             "depth": [s.depth for s in summaries],
@@ -87,7 +87,7 @@ def page() -> None:
         "role": filter_cols[1].multiselect("Role", sorted(table["role"].unique())),
         "status": filter_cols[3].multiselect("Status", ["ok", "failed calls"]),
     }
-    chosen_models = filter_cols[2].multiselect("Model", all_models, format_func=lambda m: one_line(m, 100))
+    chosen_models = filter_cols[2].multiselect("Model", all_models, format_func=lambda m: shorten(m, 100))
 
     shown = table
     for column, values in chosen.items():

@@ -6,12 +6,23 @@ import streamlit as st
 import pages
 from core.auth import Action
 from core.errors import TrellisError
-from core.explore import one_line
-from core.retrieval import rank_scaffolds
 from core.scaffolds import (
-    Scaffold, ScaffoldConflict, ScaffoldStatus, diff_scaffolds, draft_scaffold, export, reapply, side_by_side,
-    subproblem_rows, to_dot, to_prompt, to_text, with_rows,
+    Scaffold,
+    ScaffoldConflict,
+    ScaffoldStatus,
+    diff_scaffolds,
+    export,
+    reapply,
+    side_by_side,
+    subproblem_rows,
+    to_dot,
+    to_prompt,
+    to_text,
+    with_rows,
 )
+from core.scaffolds.drafts import draft_scaffold
+from core.scaffolds.retrieval import rank_scaffolds
+from core.text import shorten
 from pages import ui
 
 
@@ -43,7 +54,7 @@ def page() -> None:
         if not summaries:
             st.info("The library is empty; import traces on the Library page first.")
         else:
-            labels = {s.id: f"{one_line(s.title or s.id, 120)} · {s.role} · {one_line(s.task_class or 'no class', 100)}" for s in summaries}
+            labels = {s.id: f"{shorten(s.title or s.id, 120)} · {s.role} · {shorten(s.task_class or 'no class', 100)}" for s in summaries}
             mode = st.radio("From", [ONE_TRACE, STRATEGY, CRITIQUE], horizontal=True, key="new_mode")
             if mode == STRATEGY:
                 chosen = st.multiselect("Traces", list(labels), format_func=labels.get, key="new_traces")
@@ -76,7 +87,7 @@ def page() -> None:
             "id": [r.scaffold_id for r in rows],
             "title": [r.title for r in rows],
             "kind": [r.kind for r in rows],
-            "task class": [r.task_class and one_line(r.task_class, 100) for r in rows],
+            "task class": [r.task_class and shorten(r.task_class, 100) for r in rows],
             "latest": [f"v{r.latest_version}" for r in rows],
             "status": [str(r.latest_status) for r in rows],
             "approved": [f"v{r.approved_version}" if r.approved_version else "—" for r in rows],

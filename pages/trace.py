@@ -10,10 +10,13 @@ import pandas as pd
 import streamlit as st
 
 import pages
-from core.explore import MEASURES, one_line, search_trace, tree_window
-from core.render import KIND_STYLE, TIMELINE_CALLS, short_number, timeline_figure, tree_dot
+from core.dot import KIND_STYLE, tree_dot
+from core.explore import tree_window
+from core.figures import TIMELINE_CALLS, timeline_figure
+from core.search import search_trace
+from core.text import short_number, shorten
+from core.traceview import MEASURES
 from pages import ui
-
 
 # Widget callbacks are module functions given plain ids (see pages/ui.py). The pickers keep one key each,
 # whatever the trace or node: Streamlit keeps a widget's options and labels for the whole session, so a key
@@ -62,7 +65,7 @@ def page() -> None:
         st.title("Trace")
         if trace_id:
             st.warning(ui.plain(f"No trace {trace_id!r} in this library; pick one below."))
-        labels = {i: f"{one_line(s.title or i, 120)} · {s.role} · {i}" for i, s in summaries.items()}
+        labels = {i: f"{shorten(s.title or i, 120)} · {s.role} · {i}" for i, s in summaries.items()}
         st.selectbox("Trace", list(labels), index=None, key="trace_picker", on_change=select_trace, format_func=labels.__getitem__)
         st.stop()
 
@@ -80,8 +83,8 @@ def page() -> None:
     # ------------------------------------------------------------------ header
 
     trace = view.trace
-    st.title(ui.plain(one_line(trace.title or trace.id, 200)))
-    st.caption(ui.plain(" · ".join(one_line(str(v), 100) for v in (trace.id, trace.role, trace.agent, trace.task_class, trace.source_format) if v)))
+    st.title(ui.plain(shorten(trace.title or trace.id, 200)))
+    st.caption(ui.plain(" · ".join(shorten(str(v), 100) for v in (trace.id, trace.role, trace.agent, trace.task_class, trace.source_format) if v)))
     columns = st.columns(6)
     columns[0].metric("Nodes", short_number(stats.nodes), help=f"{stats.nodes:,} nodes")
     columns[1].metric("Depth", stats.depth)
@@ -177,7 +180,7 @@ def page() -> None:
                         "node": stats.failed,
                         "kind": [view.nodes[i].kind for i in stats.failed],
                         "sub-problem": [view.label(i, 120) for i in stats.failed],
-                        "error": [one_line(view.nodes[i].error or "", 200) for i in stats.failed],
+                        "error": [shorten(view.nodes[i].error or "", 200) for i in stats.failed],
                     }
                 ),
                 hide_index=True,
@@ -220,7 +223,7 @@ def page() -> None:
         facts = {
             "kind": node.kind,
             "status": node.status,
-            "model": one_line(node.model, 100) if node.model else "—",
+            "model": shorten(node.model, 100) if node.model else "—",
             "tokens in / out": f"{node.tokens_in or 0:,} / {node.tokens_out or 0:,}",
             "cost": "—" if node.cost is None else f"${node.cost:,.6f}",
             "subtree": f"{view.subtree_size[node_id]:,} nodes",

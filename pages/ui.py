@@ -24,10 +24,13 @@ import streamlit as st
 from core.align import Alignment, align
 from core.auth import Action, Actor, Role, local_actor
 from core.cache import TraceCache, budget_from_environment
-from core.explore import SHOWN_CHARS, TraceStats, TraceView, trace_stats
+from core.errors import StoreError
+from core.explore import TraceStats, trace_stats
+from core.figures import Overview, overview_figure
 from core.model_catalog import ModelEntry, load_catalog
-from core.render import Overview, overview_figure
-from core.store import Store, StoreError, default_db_path
+from core.store import Store, default_db_path
+from core.text import SHOWN_CHARS
+from core.traceview import TraceView
 
 
 def db_path() -> str:
@@ -99,7 +102,7 @@ def trace_view(trace_id: str) -> TraceView:
 
     def load() -> TraceView:
         with st.spinner("Loading the trace…"):
-            return TraceView.load(_open_store(path), trace_id)
+            return TraceView.build(_open_store(path).load_trace(trace_id))
 
     return _trace_cache().get(("view", path, trace_id), load)
 

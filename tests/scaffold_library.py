@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from core import Store, import_files
-from core.models import Node, Trace
-from core.scaffolds import draft_scaffold
-from core.store import LoadedTrace, nodes_to_arrow
+from core.models import LoadedTrace, Node, Trace
+from core.node_table import nodes_to_arrow
+from core.scaffolds.drafts import draft_scaffold
 from core.tree import check_tree
 from tests.conftest import SAMPLES
 from tests.people import DANA, approve

@@ -151,7 +151,7 @@ def test_compare_page_takes_both_traces_from_the_address(library):
 
 def test_a_huge_field_is_shown_as_a_head_with_the_rest_as_a_download(tmp_path, monkeypatch):
     from core import Store, import_files
-    from core.explore import SHOWN_CHARS
+    from core.text import SHOWN_CHARS
     from tests.conftest import trellis_json
 
     huge = "word " * 12_000  # 60,000 characters
@@ -194,7 +194,7 @@ def test_a_session_lets_go_of_the_traces_it_has_left(tmp_path, monkeypatch, requ
     import streamlit as st
 
     from core import Store, import_files
-    from core.explore import TraceView
+    from core.traceview import TraceView
     from tests.conftest import trellis_json
 
     names = ["one", "two", "three"]

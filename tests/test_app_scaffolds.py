@@ -166,7 +166,7 @@ def submitted(db):
         admin = local_actor()
         store.grant_role("lee@example.com", Role.APPROVER, admin)
         store.grant_role("vic@example.com", Role.VIEWER, admin)
-        from core.scaffolds import draft_scaffold
+        from core.scaffolds.drafts import draft_scaffold
         draft = draft_scaffold(store, ["legal-msa-teacher-70b"], author=DANA)
         store.set_scaffold_status(draft.version.scaffold_id, 1, ScaffoldStatus.IN_REVIEW, actor=DANA)
     return draft.version.scaffold_id

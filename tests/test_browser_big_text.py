@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from core import Store, import_files
-from core.explore import SHOWN_CHARS
+from core.text import SHOWN_CHARS
 from tests.browser_support import open_app, serve, wait_until_idle
 
 pytestmark = pytest.mark.browser

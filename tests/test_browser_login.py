@@ -11,7 +11,8 @@ from playwright.sync_api import expect
 
 from core import Store
 from core.auth import Role, local_actor
-from core.scaffolds import ScaffoldStatus, draft_scaffold
+from core.scaffolds import ScaffoldStatus
+from core.scaffolds.drafts import draft_scaffold
 from tests.browser_support import free_port, open_app, screenshot, serve, wait_until_idle
 from tests.people import DANA
 from tests.scaffold_library import import_samples

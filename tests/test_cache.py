@@ -6,7 +6,7 @@ import pytest
 
 from core import import_files
 from core.cache import BUDGET_VARIABLE, DEFAULT_BUDGET_MB, TraceCache, budget_from_environment, estimated_bytes
-from core.explore import TraceView
+from core.traceview import TraceView
 from tests.conftest import trellis_json
 
 
@@ -18,7 +18,7 @@ def add_trace(store, tmp_path, trace_id: str, nodes: int, text: str = "short") -
     path = tmp_path / f"{trace_id}.json"
     path.write_text(trellis_json(trace_id, records))
     import_files(store, [path])
-    return TraceView.load(store, trace_id)
+    return TraceView.build(store.load_trace(trace_id))
 
 
 def test_the_size_estimate_grows_with_nodes_and_text(store, tmp_path):
@@ -33,12 +33,12 @@ def test_the_size_estimate_grows_with_nodes_and_text(store, tmp_path):
 def test_the_least_recently_used_trace_goes_first(store, tmp_path):
     for name in "abc":
         add_trace(store, tmp_path, name, 200)
-    cache = TraceCache(int(2.5 * estimated_bytes(TraceView.load(store, "a"))), memory_low=lambda: False)
+    cache = TraceCache(int(2.5 * estimated_bytes(TraceView.build(store.load_trace("a")))), memory_low=lambda: False)
     builds = []
 
     def get(name):
         # Nothing here holds on to a view, so one evicted is gone and is built again.
-        return cache.get(name, lambda: builds.append(name) or TraceView.load(store, name)).trace.id
+        return cache.get(name, lambda: builds.append(name) or TraceView.build(store.load_trace(name))).trace.id
 
     get("a"), get("b"), get("a")  # a is now the most recently used
     get("c")
@@ -66,7 +66,7 @@ def test_a_trace_not_kept_is_shared_while_a_session_holds_it(store, tmp_path):
 
     def build():
         builds.append(1)
-        return TraceView.load(store, "big")
+        return TraceView.build(store.load_trace("big"))
 
     held = cache.get("big", build)
     assert cache.get("big", build) is held and builds == [1]  # a second session gets the same copy

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from core.auth import os_account
-from core.cli import build_parser
-from core.cli import main
+from core.cli import build_parser, main
 from tests.conftest import trellis_json, trellis_jsonl
 
 

@@ -3,10 +3,10 @@
 import pytest
 
 from core import import_files
+from core.auth import PermissionDenied
 from core.critique import review
 from core.critique.package import build_package
 from core.critique.teacher import run_critique
-from core.auth import PermissionDenied
 from tests.people import DANA, LEE, VIC
 from tests.test_critique_teacher import STUDENT, trellis_json
 

@@ -16,9 +16,8 @@ from core import import_files
 from core.critique.models import TeacherOutput
 from core.critique.structural import critique
 from core.critique.teacher import PROMPT_NODE_LIMIT, CritiqueError, build_messages, run_critique
-from core.explore import TraceView
-from core.models import Node, Trace
-from core.store import LoadedTrace
+from core.models import LoadedTrace, Node, Trace
+from core.traceview import TraceView
 from tests.conftest import ROOT, SAMPLES, trellis_json
 
 sys.path.insert(0, str(ROOT / "bench"))

@@ -9,10 +9,12 @@ import sys
 import pytest
 
 from core import Store, import_files
-from core.explore import TraceView, search_trace, trace_stats, tree_window
-from core.models import Node, Trace
-from core.render import TIMELINE_CALLS, dot_string, overview_figure, timeline_figure, tree_dot
-from core.store import LoadedTrace
+from core.dot import dot_string, tree_dot
+from core.explore import trace_stats, tree_window
+from core.figures import TIMELINE_CALLS, overview_figure, timeline_figure
+from core.models import LoadedTrace, Node, Trace
+from core.search import search_trace
+from core.traceview import TraceView
 from tests.conftest import ROOT, trellis_json
 from tests.explorer_library import HOSTILE
 
@@ -242,7 +244,7 @@ def test_trace_view_loads_from_the_store(tmp_path, small_tree):
     path.write_text(trellis_json("t", small_tree))
     with Store(":memory:") as store:
         import_files(store, [path])
-        view = TraceView.load(store, "t")
+        view = TraceView.build(store.load_trace("t"))
     assert view.children("root") == ["s1", "s2", "agg"]
     assert view.subtree("root") == ["root", "s1", "s2", "agg"]
     assert (view.neighbour("s2", -1), view.neighbour("s2", 1), view.neighbour("agg", 1)) == ("s1", "agg", None)

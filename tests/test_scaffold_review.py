@@ -6,11 +6,19 @@ import threading
 import pytest
 
 from core import Store
-from core.scaffolds import (
-    ScaffoldConflict, ScaffoldError, ScaffoldStatus, diff_scaffolds, export, extract_scaffold, reapply, side_by_side,
-    subproblem_rows, with_rows,
-)
 from core.auth import PermissionDenied, local_actor
+from core.scaffolds import (
+    ScaffoldConflict,
+    ScaffoldError,
+    ScaffoldStatus,
+    diff_scaffolds,
+    export,
+    extract_scaffold,
+    reapply,
+    side_by_side,
+    subproblem_rows,
+    with_rows,
+)
 from tests.people import DANA, LEE, VIC, approve
 from tests.scaffold_library import run
 

@@ -8,12 +8,24 @@ import pytest
 from core.auth import os_account
 from core.cli import main
 from core.critique.models import Annotation, CritiqueRun
-from core.retrieval import rank_scaffolds
 from core.scaffolds import (
-    ScaffoldError, ScaffoldStatus, apply_critique, compression, draft_scaffold, export, extract_scaffold,
-    first_level_subproblems, merge_strategy, read_export, to_dot, to_prompt, to_text,
+    ScaffoldError,
+    ScaffoldStatus,
+    apply_critique,
+    compression,
+    export,
+    extract_scaffold,
+    first_level_subproblems,
+    merge_strategy,
+    read_export,
+    to_dot,
+    to_prompt,
+    to_text,
 )
-from core.scaffolds.extract import INSTRUCTION_CHARS, shorten
+from core.scaffolds.drafts import draft_scaffold
+from core.scaffolds.extract import INSTRUCTION_CHARS
+from core.scaffolds.retrieval import rank_scaffolds
+from core.text import shorten
 from tests.people import DANA, LEE, approve
 from tests.scaffold_library import approve_teacher_scaffolds, import_samples, run, sample_files, store_run
 

@@ -4,7 +4,7 @@ import sys
 import pytest
 
 from core import NotFound, Store, StoreError, import_files
-from core.store import MIGRATIONS
+from core.store.schema import MIGRATIONS
 from tests.conftest import ROOT, trellis_json
 
 

@@ -15,10 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.cli import access
-from core.cli import critique
-from core.cli import scaffolds
-from core.cli import traces
+from core.cli import access, critique, scaffolds, traces
 from core.cli.common import Commands
 from core.errors import TrellisError
 

@@ -5,14 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from core.auth import AuditEntry
-from core.auth import ROLES
-from core.auth import normalise_email
-from core.auth import parse_role
-from core.cli.common import Commands
-from core.cli.common import acting
-from core.cli.common import listing
-from core.cli.common import open_store
+from core.auth import ROLES, AuditEntry, normalise_email, parse_role
+from core.cli.common import Commands, acting, listing, open_store
 from core.store import Store
 
 GRANT_COLUMNS = [

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from core.auth import Actor
-from core.auth import command_line_actor
-from core.cli.output import Column
-from core.cli.output import print_records
-from core.store import Store
-from core.store import default_db_path
+from core.auth import Actor, command_line_actor
+from core.cli.output import Column, print_records
+from core.store import Store, default_db_path
 
 Run = Callable[[argparse.Namespace], int | None]
 Fetch = Callable[[Store, argparse.Namespace], Sequence[Any]]

@@ -8,15 +8,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.cli.common import Commands
-from core.cli.common import acting
-from core.cli.common import listing
-from core.cli.common import open_store
+from core.cli.common import Commands, acting, listing, open_store
 from core.cli.output import print_records
 from core.critique.models import Annotation
-from core.model_catalog import CatalogError
-from core.model_catalog import load_catalog
-from core.model_catalog import model_entry
+from core.model_catalog import CatalogError, load_catalog, model_entry
 from core.store import Store
 
 ANNOTATION_COLUMNS = [

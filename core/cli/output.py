@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
-from collections.abc import Mapping
-from collections.abc import Sequence
-from datetime import date
-from datetime import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, time
 from enum import Enum
 from typing import Any
 

@@ -9,18 +9,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.cli.common import Commands
-from core.cli.common import acting
-from core.cli.common import listing
-from core.cli.common import open_store
-from core.cli.output import plain
-from core.cli.output import print_records
-from core.retrieval import rank_scaffolds
-from core.scaffolds import EXPORT_FORMATS
-from core.scaffolds import ScaffoldStatus
-from core.scaffolds import draft_scaffold
-from core.scaffolds import export
-from core.scaffolds import to_text
+from core.cli.common import Commands, acting, listing, open_store
+from core.cli.output import plain, print_records
+from core.scaffolds import EXPORT_FORMATS, ScaffoldStatus, export, to_text
+from core.scaffolds.drafts import draft_scaffold
+from core.scaffolds.retrieval import rank_scaffolds
 
 SCAFFOLD_COLUMNS = [
     ("id", lambda r: r.scaffold_id), ("title", lambda r: r.title), ("kind", lambda r: r.kind),

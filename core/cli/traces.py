@@ -12,17 +12,11 @@ from rich.text import Text
 from rich.tree import Tree
 
 from core import export
-from core.cli.common import Commands
-from core.cli.common import acting
-from core.cli.common import listing
-from core.cli.common import open_store
-from core.explore import one_line
-from core.importers import FORMATS
-from core.importers import import_files
+from core.cli.common import Commands, acting, listing, open_store
+from core.importers import FORMATS, import_files
 from core.importers.reading import DEFAULT_MAX_BYTES
-from core.models import MAX_NODE_BYTES
-from core.models import MB
-from core.models import json_schema
+from core.models import MAX_NODE_BYTES, MB, json_schema
+from core.text import shorten
 from core.tree import TreeIndex
 
 TRACE_COLUMNS = [
@@ -93,7 +87,7 @@ def _rich_tree(nodes, max_depth: int, max_nodes: int) -> Tree:
     def label(node_id: str) -> Text:
         node = by_id[node_id]
         text = Text(f"[{node.kind}] ", style="cyan")
-        text.append(one_line(node.subproblem or node.name or node.id, 100))  # Text: never parsed as markup
+        text.append(shorten(node.subproblem or node.name or node.id, 100))  # Text: never parsed as markup
         if node.tokens:
             text.append(f"  {node.tokens:,} tok", style="dim")
         if node.status == "error":

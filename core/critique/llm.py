@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no price-list download on import
@@ -18,10 +19,12 @@ import litellm  # noqa: E402
 import openai  # noqa: E402
 from litellm.llms.custom_llm import CustomLLM  # noqa: E402
 
-from core.critique.teacher import STRUCTURAL_TEACHER, Completion, CritiqueError, structural_answer  # noqa: E402
+from core.critique.models import CritiqueError  # noqa: E402
+from core.critique.structural import answer_from_prompt  # noqa: E402
+from core.model_catalog import STRUCTURAL as STRUCTURAL_TEACHER  # noqa: E402
 
 
-def call(completion: Completion | None, messages: list, kwargs: dict, usage: dict) -> str:
+def call(completion: Callable[..., Any] | None, messages: list, kwargs: dict, usage: dict) -> str:
     """The answer text of ``completion`` (default ``litellm.completion``); every failure becomes one
     ``CritiqueError`` line. Adds the call's tokens and cost to ``usage``."""
     try:
@@ -62,7 +65,7 @@ class StructuralTeacher(CustomLLM):
     """``trellis/structural`` as a litellm provider: answers with the structural findings the prompt carries."""
 
     def completion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> Any:
-        return litellm.completion(model=STRUCTURAL_TEACHER, messages=messages, mock_response=structural_answer(messages))
+        return litellm.completion(model=STRUCTURAL_TEACHER, messages=messages, mock_response=answer_from_prompt(messages))
 
 
 def _register() -> None:

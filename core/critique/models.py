@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.errors import TrellisError
+
 
 class Category(StrEnum):
     MISSING_SUBPROBLEM = "missing_subproblem"
@@ -91,3 +93,7 @@ class CritiqueRun(BaseModel):
     tokens_out: int | None = None
     cost: float | None = None
     finding_count: int
+
+
+class CritiqueError(TrellisError):
+    """The teacher could not be reached, or its answer could not be used."""

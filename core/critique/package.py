@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.critique.models import SEVERITY_RANK, Annotation
-from core.store import LoadedTrace
+from core.models import LoadedTrace
 
 REVIEWED = ("accepted", "edited")
 

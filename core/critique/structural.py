@@ -11,9 +11,9 @@ import re
 from collections import defaultdict
 
 from core.critique.models import SEVERITY_RANK, Category, Finding, Severity
-from core.models import Node
-from core.explore import TraceView, one_line
-from core.store import LoadedTrace, collector_paused
+from core.models import LoadedTrace, Node, collector_paused
+from core.text import STOPWORDS, shorten
+from core.traceview import TraceView
 
 # A leaf handed more context than this many characters (~8k tokens) most
 # likely needed to split its input and recurse instead of answering at once.
@@ -34,10 +34,6 @@ _WORKING_KINDS = {"decompose", "recurse", "leaf"}
 _SPLITTING_KINDS = {"decompose", "recurse"}
 _DEPTH_LIMIT = re.compile(r"depth limit|max(imum)?[_ ]depth|recursion limit", re.IGNORECASE)
 _TOKEN = re.compile(r"[a-z]+|\d+(?:\.\d+)*", re.IGNORECASE)
-_STOPWORDS = frozenset(
-    "about above after again against their there these those which while would could should where whose other "
-    "under between because being before below during section sections".split()
-)
 
 
 def _height(view: TraceView) -> dict[str, int]:
@@ -130,7 +126,7 @@ def _group(view: TraceView, node_id: str, members: list[Finding], summary: str) 
 
 
 def _label(node: Node) -> str:
-    return f"'{one_line(node.subproblem or node.name or node.id, 81)}'"
+    return f"'{shorten(node.subproblem or node.name or node.id, 81)}'"
 
 
 # ------------------------------------------------------------ on its own
@@ -185,7 +181,7 @@ def salient_terms(text: str | None) -> set[str]:
     """Numbers, clause references and long words: what a faithful summary keeps."""
     terms = set()
     for token in _TOKEN.findall((text or "").lower()):
-        if token[0].isdigit() or (len(token) >= 6 and token not in _STOPWORDS):
+        if token[0].isdigit() or (len(token) >= 6 and token not in STOPWORDS):
             terms.add(token)
     return terms
 
@@ -356,3 +352,15 @@ def _against_reference(student: TraceView, reference: TraceView) -> list[tuple[s
         ("deeper than the reference for the same sub-problem", deep),
         ("less context than the reference carried", context),
     ]
+
+
+# The teacher's prompt carries the structural findings inside this tag; the structural critic, asked as a
+# teacher, answers with them unchanged.
+FINDINGS_TAG = "structural_findings"
+
+
+def answer_from_prompt(messages: list) -> str:
+    """What the structural critic answers: the structural findings its prompt carries, as they were."""
+    prompt = next(m["content"] for m in messages if m["role"] == "user")
+    match = re.search(rf"<{FINDINGS_TAG}>\n(.*?)\n</{FINDINGS_TAG}>", prompt, re.DOTALL)
+    return match.group(1).replace("<\\/", "</") if match else '{"findings": []}'

@@ -26,20 +26,17 @@ from pydantic import ValidationError
 
 from core.auth import Action, Actor, local_actor
 from core.critique import structural
-from core.critique.models import Annotation, CritiqueRun, Finding, TeacherOutput
-from core.errors import TrellisError
-from core.explore import TraceView, one_line
+from core.critique.models import Annotation, CritiqueError, CritiqueRun, Finding, TeacherOutput
 from core.model_catalog import STRUCTURAL as STRUCTURAL_TEACHER
 from core.model_catalog import ModelEntry, load_catalog, lookup
-from core.store import LoadedTrace, Store
+from core.models import LoadedTrace
+from core.store import Store
+from core.text import shorten
+from core.traceview import TraceView
 
 DEFAULT_TIMEOUT = 60.0
 PROMPT_NODE_LIMIT = 400
 TEXT_LIMIT = 240
-
-
-class CritiqueError(TrellisError):
-    """The teacher could not be reached, or its answer could not be used."""
 
 
 @dataclass
@@ -176,11 +173,10 @@ def build_messages(
     ]
     if reference is not None:
         parts.append(_tagged("reference_trace", _compact(reference, set())))
-    parts += [_tagged(_FINDINGS_TAG, json.dumps({"findings": [f.model_dump() for f in findings]})), "</data>"]
+    parts += [_tagged(structural.FINDINGS_TAG, json.dumps({"findings": [f.model_dump() for f in findings]})), "</data>"]
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": "\n".join(parts)}]
 
 
-_FINDINGS_TAG = "structural_findings"
 
 
 def _tagged(tag: str, body: str) -> str:
@@ -218,7 +214,7 @@ def _compact(loaded: LoadedTrace, keep: set[str | None]) -> str:
 
 
 def _cut(text: str | None) -> str | None:
-    return None if text is None else one_line(text, TEXT_LIMIT)
+    return None if text is None else shorten(text, TEXT_LIMIT)
 
 
 # ------------------------------------------------------------ the call
@@ -262,15 +258,8 @@ def _ask(
             raise CritiqueError(f"teacher {teacher.model} gave unusable output twice: {second_problem}") from None
 
 
-def structural_answer(messages: list) -> str:
-    """What the structural critic answers: the structural findings its prompt carries, as they were."""
-    prompt = next(m["content"] for m in messages if m["role"] == "user")
-    match = re.search(rf"<{_FINDINGS_TAG}>\n(.*?)\n</{_FINDINGS_TAG}>", prompt, re.DOTALL)
-    return match.group(1).replace("<\\/", "</") if match else '{"findings": []}'
-
-
 def _answer_offline(messages: list, kwargs: dict, usage: dict) -> str:
-    return structural_answer(messages)  # no model: no tokens, no cost
+    return structural.answer_from_prompt(messages)  # no model: no tokens, no cost
 
 
 def _parse(answer: str) -> TeacherOutput:

@@ -25,7 +25,8 @@ from core.auth import Action, Actor, local_actor
 from core.errors import InputError, TreeError
 from core.importers.reading import DEFAULT_MAX_BYTES, load_json, read_text
 from core.models import MAX_NODE_BYTES, MAX_WHOLE, MB, NODE_LIMIT, Trace
-from core.store import Store, largest_node, nodes_to_arrow
+from core.node_table import largest_node, nodes_to_arrow
+from core.store import Store
 from core.tree import check_tree
 
 PARSERS = ("trellis", "rlm", "otlp", "langsmith")  # each a module here with parse(path, source)

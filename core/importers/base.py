@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
+import pyarrow as pa
 from pydantic import ValidationError
 
 from core.errors import InputError
-from core.importers.reading import short
 from core.models import NON_FINITE, TOO_DEEP, Node, NodeKind, Trace, nested_too_deep, whole_number_problem
+from core.text import shorten
 
 Model = TypeVar("Model", Node, Trace)
 TOO_DEEP_TO_SHOW = "(a value nested too deeply to show)"
@@ -24,7 +25,7 @@ class ParsedTrace:
     """A trace read from a file, not yet validated as a tree nor stored."""
 
     trace: Trace
-    nodes: list[Node]
+    nodes: list[Node] | pa.Table  # a JSONL file's nodes come as a table, straight from DuckDB's reader
     warnings: list[str] = field(default_factory=list)
 
 
@@ -58,7 +59,7 @@ def detach_orphans(
     for item in items:
         if item.parent_id is not None and item.parent_id not in seen:
             warnings.append(
-                f"{what} {item.id} ({short(name_of(item), 40)!r}): parent {what} {item.parent_id} is not in the file; "
+                f"{what} {item.id} ({shorten(name_of(item), 40)!r}): parent {what} {item.parent_id} is not in the file; "
                 "imported as a root"
             )
             item.parent_id = None
@@ -96,7 +97,7 @@ def validated(make: Callable[[], Model], source: str, line: int | None, what: st
     return model
 
 
-def describe(exc: ValidationError, text: str | None = None) -> str:
+def describe(exc: ValidationError) -> str:
     """The first validation problem as 'field.path: message'."""
     error = exc.errors(include_url=False)[0]
     if error["type"] == "json_invalid":

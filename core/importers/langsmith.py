@@ -41,8 +41,9 @@ from typing import Any
 
 from core.errors import InputError
 from core.importers.base import ParsedTrace, as_text, detach_orphans, join_roots, most_used_model, validated
-from core.importers.reading import json_documents, read_text, short
+from core.importers.reading import json_documents, read_text
 from core.models import Node, NodeKind, SourceFormat, Status, Trace
+from core.text import shorten
 
 SYNTHETIC_ROOT = "langsmith-root"
 
@@ -108,9 +109,9 @@ def _flatten(documents: list[tuple[int | None, Any]], source: str) -> list[_Run]
     while stack:
         data, nesting_parent, nesting_trace, line = stack.pop()
         if not isinstance(data, dict):
-            raise InputError(source, f"expected a run (a JSON object), got {short(data)}", line)
+            raise InputError(source, f"expected a run (a JSON object), got {shorten(data)}", line)
         if data.get("id") in (None, ""):
-            raise InputError(source, f"run {short(data.get('name'))!r} has no id", line)
+            raise InputError(source, f"run {shorten(data.get('name'))!r} has no id", line)
         run_id = str(data["id"])
         parent = nesting_parent or _optional_id(data.get("parent_run_id"))
         trace_id = _optional_id(data.get("trace_id")) or nesting_trace
@@ -144,7 +145,7 @@ def _time(data: dict, key: str, run_id: str, source: str, line: int | None) -> d
     try:
         time = value if isinstance(value, datetime) else datetime.fromisoformat(value)
     except (TypeError, ValueError):
-        raise InputError(source, f"run {run_id}: {key} {short(value)!r} is not an ISO 8601 time", line) from None
+        raise InputError(source, f"run {run_id}: {key} {shorten(value)!r} is not an ISO 8601 time", line) from None
     return time if time.tzinfo else time.replace(tzinfo=UTC)
 
 
@@ -276,7 +277,7 @@ def _node(run: _Run, order: int, has_children: bool) -> Node:
 
 
 def _compact(value: Any) -> str | None:
-    """Inputs or outputs as short text: the value when there is one key, else JSON."""
+    """Inputs or outputs as shorten text: the value when there is one key, else JSON."""
     if value is None or value == {} or value == "":
         return None
     if isinstance(value, dict) and len(value) == 1:

@@ -47,8 +47,9 @@ from typing import Any
 
 from core.errors import InputError
 from core.importers.base import ParsedTrace, as_text, detach_orphans, join_roots, most_used_model, validated
-from core.importers.reading import json_documents, read_text, short
+from core.importers.reading import json_documents, read_text
 from core.models import Node, NodeKind, SourceFormat, Status, Trace
+from core.text import shorten
 
 SYNTHETIC_ROOT = "otlp-root"
 
@@ -138,22 +139,22 @@ def _read_request(request: Any, source: str, line: int | None) -> list[_Span]:
 
 def _get(parent: Any, key: str, kind: type, source: str, line: int | None) -> Any:
     if not isinstance(parent, dict):
-        raise InputError(source, f"expected an object holding {key!r}, got {short(parent)}", line)
+        raise InputError(source, f"expected an object holding {key!r}, got {shorten(parent)}", line)
     value = parent.get(key)
     if value is None:
         return kind()
     if not isinstance(value, kind):
-        raise InputError(source, f"{key!r} should be a {'list' if kind is list else 'object'}, got {short(value)}", line)
+        raise InputError(source, f"{key!r} should be a {'list' if kind is list else 'object'}, got {shorten(value)}", line)
     return value
 
 
 def _read_span(raw: Any, resource: dict[str, Any], source: str, line: int | None) -> _Span:
     if not isinstance(raw, dict):
-        raise InputError(source, f"a span should be an object, got {short(raw)}", line)
+        raise InputError(source, f"a span should be an object, got {shorten(raw)}", line)
     name = raw.get("name")
     span_id = _id(raw.get("spanId"), "spanId", name, source, line)
     if span_id is None:
-        raise InputError(source, f"span {short(name)!r} has no spanId", line)
+        raise InputError(source, f"span {shorten(name)!r} has no spanId", line)
     trace_id = _id(raw.get("traceId"), "traceId", name, source, line)
     if trace_id is None:
         raise InputError(source, f"span {span_id} has no traceId", line)
@@ -187,7 +188,7 @@ def _id(value: Any, field_name: str, span_name: Any, source: str, line: int | No
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise InputError(source, f"span {short(span_name)!r}: {field_name} {short(value)} is not a string", line)
+        raise InputError(source, f"span {shorten(span_name)!r}: {field_name} {shorten(value)} is not a string", line)
     if _HEX.fullmatch(value) and len(value) in (16, 32):
         hex_id = value.lower()
     else:
@@ -200,7 +201,7 @@ def _id(value: Any, field_name: str, span_name: Any, source: str, line: int | No
         elif _HEX.fullmatch(value):
             hex_id = value.lower()
         else:
-            raise InputError(source, f"span {short(span_name)!r}: {field_name} {value!r} is neither hex nor base64", line)
+            raise InputError(source, f"span {shorten(span_name)!r}: {field_name} {value!r} is neither hex nor base64", line)
     return None if hex_id.strip("0") == "" else hex_id
 
 
@@ -210,7 +211,7 @@ def _time(value: Any, field_name: str, span_id: str, source: str, line: int | No
     try:
         return _EPOCH + timedelta(microseconds=int(value) // 1000)
     except (TypeError, ValueError, OverflowError):
-        raise InputError(source, f"span {span_id}: {field_name} {short(value)!r} is not a time in nanoseconds", line) from None
+        raise InputError(source, f"span {span_id}: {field_name} {shorten(value)!r} is not a time in nanoseconds", line) from None
 
 
 def _span_kind(value: Any) -> str | None:

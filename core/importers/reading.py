@@ -5,8 +5,8 @@ from __future__ import annotations
 import codecs
 import json
 import re
-from json.decoder import scanstring
 from collections.abc import Iterator
+from json.decoder import scanstring
 from pathlib import Path
 from typing import Any
 
@@ -144,8 +144,3 @@ def _key(text: str, i: int) -> tuple[str, int]:
         raise ValueError(f"expecting ':' at character {i}")
     return key, _WS.match(text, i + 1).end()
 
-
-def short(text: Any, limit: int = 80) -> str:
-    """A value quoted for an error message, cut to one short line."""
-    s = str(text).replace("\n", " ")
-    return s if len(s) <= limit else s[: limit - 1] + "…"

@@ -71,8 +71,9 @@ from typing import Any
 
 from core.errors import InputError
 from core.importers.base import ParsedTrace, as_text, validated
-from core.importers.reading import iter_jsonl, read_text, short
+from core.importers.reading import iter_jsonl, read_text
 from core.models import NON_FINITE, Node, NodeKind, SourceFormat, Status, Trace
+from core.text import shorten
 
 ROOT_ID = "root"
 RECORD_TYPES = ("metadata", "run_context", "iteration")
@@ -318,7 +319,7 @@ class _Builder:
         metadata["iterations"] = len(iterations)
         metadata["recursive_calls"] = self.recursive_calls
         metadata["lines"] = [first_line, run.iterations[-1][0]]
-        title = short(task, 80) if task else f"RLM run with {model or 'an unknown model'}"
+        title = shorten(task, 80) if task else f"RLM run with {model or 'an unknown model'}"
         if count > 1 and not task:
             title += f" ({number} of {count})"
         trace = validated(lambda: Trace(
@@ -423,7 +424,7 @@ class _Builder:
                     k,
                     line,
                     kind=NodeKind.TOOL,
-                    name="repl: " + short(next((s for s in code.splitlines() if s.strip()), ""), 60),
+                    name="repl: " + shorten(next((s for s in code.splitlines() if s.strip()), ""), 60),
                     context=code,
                     context_chars=len(code),
                     output=stdout,
@@ -558,7 +559,7 @@ def _show(value: Any) -> str:
         return "a list"
     if value is None or isinstance(value, bool):
         return json.dumps(value)
-    return short(repr(value) if isinstance(value, str) else value, 40)
+    return shorten(repr(value) if isinstance(value, str) else value, 40)
 
 
 def _before(end: datetime | None, seconds: float | None) -> datetime | None:

@@ -11,7 +11,7 @@ from core.errors import InputError
 from core.importers.base import ParsedTrace, describe
 from core.importers.reading import read_text
 from core.models import Trace, TraceDocument
-from core.store import read_trellis_jsonl
+from core.store.jsonl import read_trellis_jsonl
 
 
 def parse(path: Path, source: str) -> list[ParsedTrace]:
@@ -21,7 +21,7 @@ def parse(path: Path, source: str) -> list[ParsedTrace]:
     try:
         document = TraceDocument.model_validate_json(text)
     except ValidationError as exc:
-        raise InputError(source, describe(exc, text)) from None
+        raise InputError(source, describe(exc)) from None
     return [ParsedTrace(trace=document.trace, nodes=document.nodes)]
 
 

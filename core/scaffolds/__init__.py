@@ -11,19 +11,27 @@
 """
 
 from core.scaffolds.critique import apply_critique, draft_from_critique
-from core.scaffolds.drafts import Draft, draft_scaffold
 from core.scaffolds.edit import Change, diff_scaffolds, reapply, side_by_side, subproblem_rows, with_rows
 from core.scaffolds.extract import Compression, compression, extract_scaffold, first_level_subproblems, merge_strategy
 from core.scaffolds.models import (
-    Anchor, Provenance, Scaffold, ScaffoldConflict, ScaffoldError, ScaffoldEvent, ScaffoldStatus, ScaffoldSummary,
-    ScaffoldVersion, SubProblem, check_transition,
+    Anchor,
+    Provenance,
+    Scaffold,
+    ScaffoldConflict,
+    ScaffoldError,
+    ScaffoldEvent,
+    ScaffoldStatus,
+    ScaffoldSummary,
+    ScaffoldVersion,
+    SubProblem,
+    check_transition,
 )
 from core.scaffolds.render import EXPORT_FORMATS, export, read_export, to_dot, to_prompt, to_text
 
 __all__ = [
-    "EXPORT_FORMATS", "Anchor", "Change", "Compression", "Draft", "Provenance", "Scaffold", "ScaffoldConflict",
+    "EXPORT_FORMATS", "Anchor", "Change", "Compression", "Provenance", "Scaffold", "ScaffoldConflict",
     "ScaffoldError", "ScaffoldEvent", "ScaffoldStatus", "ScaffoldSummary", "ScaffoldVersion", "SubProblem",
-    "apply_critique", "check_transition", "compression", "diff_scaffolds", "draft_from_critique", "draft_scaffold", "export",
+    "apply_critique", "check_transition", "compression", "diff_scaffolds", "draft_from_critique", "export",
     "extract_scaffold", "first_level_subproblems", "merge_strategy", "read_export", "reapply", "side_by_side",
     "subproblem_rows", "to_dot", "to_prompt", "to_text", "with_rows",
 ]

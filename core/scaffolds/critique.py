@@ -9,13 +9,12 @@ carry the fixes for lost context and lossy aggregation into the text.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from core.scaffolds.extract import extract_scaffold, shorten
+from core.models import LoadedTrace
+from core.scaffolds.extract import extract_scaffold
 from core.scaffolds.models import Scaffold, SubProblem
-
-if TYPE_CHECKING:
-    from core.store import LoadedTrace
+from core.text import shorten
 
 USABLE_REVIEW_STATUSES = ("accepted", "edited")
 

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from core.auth import Actor
 from core.scaffolds.critique import USABLE_REVIEW_STATUSES, draft_from_critique
 from core.scaffolds.extract import (
-    Compression, compression, context_chars, extract_scaffold, first_level_subproblems, merge_strategy, scaffold_bytes,
+    Compression,
+    compression,
+    context_chars,
+    extract_scaffold,
+    first_level_subproblems,
+    merge_strategy,
+    scaffold_bytes,
     trace_bytes,
 )
 from core.scaffolds.models import ScaffoldError, ScaffoldVersion
-
-if TYPE_CHECKING:
-    from core.store import Store
+from core.store import Store
 
 
 @dataclass(frozen=True)

@@ -13,14 +13,11 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from core.models import Node, TraceDocument
+from core.models import LoadedTrace, Node, TraceDocument
 from core.scaffolds.models import Anchor, Provenance, Scaffold, ScaffoldError, SubProblem
+from core.text import STOPWORDS, shorten, stem
 from core.tree import TreeIndex
-
-if TYPE_CHECKING:
-    from core.store import LoadedTrace
 
 WORKING_KINDS = ("decompose", "recurse", "leaf")
 INSTRUCTION_CHARS = 240
@@ -236,17 +233,6 @@ def _in_outline_order(subproblems: list[SubProblem]) -> list[SubProblem]:
     return [sub for _, sub in probe.outline()]
 
 
-def shorten(text: str | None, limit: int) -> str:
-    """One line of at most ``limit`` characters, cut at a word boundary."""
-    text = " ".join((text or "").split())
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    if " " in cut[limit // 2:]:
-        cut = cut[: cut.rindex(" ")]
-    return cut.rstrip(" ,;:.") + "…"
-
-
 # ------------------------------------------------------------ several traces
 
 # Two sub-problems of different runs are the same step when at least two content
@@ -254,19 +240,14 @@ def shorten(text: str | None, limit: int) -> str:
 # student's terse "Flag one-sided clauses" is the teacher's long clause-flagging step.
 SAME_STEP_SIMILARITY = 0.5
 _WORD = re.compile(r"[a-z]{3,}")
-_STOPWORDS = frozenset(
-    "the and for with from into that this then than each its their which what when where who whom all any "
-    "are was were been being has have had not but per via our your you they them use using used".split()
-)
 
 
 def content_words(text: str) -> set[str]:
     """Lower-case content words with a plural or verb ending stripped, for matching steps across runs."""
     words = set()
     for word in _WORD.findall(text.lower()):
-        if word in _STOPWORDS:
-            continue
-        words.add(re.sub(r"(ies|es|s|ing|ed)$", "", word) if len(word) > 5 else word)
+        if word not in STOPWORDS:
+            words.add(stem(word))
     return words
 
 

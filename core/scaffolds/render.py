@@ -11,6 +11,7 @@ import textwrap
 
 import yaml
 
+from core.dot import dot_string
 from core.scaffolds.models import Scaffold, ScaffoldError, ScaffoldVersion
 
 EXPORT_FORMAT = "trellis-scaffold"
@@ -125,8 +126,6 @@ def read_export(text: str) -> tuple[dict, Scaffold]:
 
 def to_dot(scaffold: Scaffold) -> str:
     """A graphviz tree: the task, its sub-problems (optional ones dashed), and the aggregation."""
-    from core.render import dot_string  # escapes untrusted text; imported here to keep plotly out of the CLI
-
     def label(text: str, width: int = 34, lines: int = 3) -> str:
         wrapped = textwrap.wrap(text, width, break_long_words=True, max_lines=lines, placeholder="…") or [""]
         # \n between escaped lines is graphviz's centred line break.

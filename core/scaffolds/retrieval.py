@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from core.store import Store
+from core.store import Store
 
 # The task class asked for outranks any amount of shared wording; a task that
 # merely names the class's words gets this much per share of them.

@@ -1,0 +1,22 @@
+"""The DuckDB store: the one home of Trellis's SQL.
+
+``Store`` is one connection with the queries of each feature on it; each feature's
+SQL lives in its own module here (traces, critique, scaffolds, access), over the
+connection, transactions and migrations of ``connection`` and ``schema``::
+
+    with Store("trellis.duckdb") as store:
+        print([t.id for t in store.list_traces()])
+"""
+
+from core.store.access import AccessQueries
+from core.store.connection import DEFAULT_DB, default_db_path
+from core.store.critique import CritiqueQueries
+from core.store.scaffolds import ScaffoldQueries
+from core.store.traces import TraceQueries
+
+
+class Store(TraceQueries, CritiqueQueries, ScaffoldQueries, AccessQueries):
+    """A Trellis database: ``Store(":memory:")`` or ``Store("trellis.duckdb")``."""
+
+
+__all__ = ["DEFAULT_DB", "Store", "default_db_path"]
