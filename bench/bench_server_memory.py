@@ -29,7 +29,7 @@ from generate import write_jsonl  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 from serving import IDLE, ROOT, import_with_cli, machine_load, memory_mb  # noqa: E402
 
-from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, app_server  # noqa: E402
+from tests.support.browser_support import CHROMIUM, CHROMIUM_ARGS, app_server  # noqa: E402
 
 
 def report(what: str, pid: int, seconds: float | None = None) -> None:

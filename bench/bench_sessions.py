@@ -32,7 +32,7 @@ from serving import cpu_seconds, import_with_cli, machine_load  # noqa: E402
 from core import Store  # noqa: E402
 from core.search import search_trace  # noqa: E402
 from core.traceview import TraceView
-from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, app_server  # noqa: E402
+from tests.support.browser_support import CHROMIUM, CHROMIUM_ARGS, app_server  # noqa: E402
 
 TRACE = "shared"
 QUERIES = ["indemnify", "subprocessor", "wilful", "thirty days"]

@@ -14,8 +14,8 @@ Two ways, on generated traces of 10,000 and 100,000 nodes in a DuckDB file:
   (protobuf, plotly serialisation) but not the network or the browser.
 
 Medians of --runs runs. Targets: open a 10,000-node trace < 300 ms,
-select another node < 100 ms, open a 100,000-node trace < 2 s; and the
-Compare page's alignment of 10,000 x 10,000 nodes in about a second.
+select another node < 100 ms, open a 100,000-node trace < 2 s. The Compare
+page's alignment is measured by bench/bench_align.py.
 """
 
 from __future__ import annotations
@@ -102,23 +102,6 @@ def bench_page(db: Path, trace_id: str, runs: int) -> None:
     print(f"  page  open   {median_ms(open_times)}   select another node {median_ms(select_times)}")
 
 
-def bench_align(runs: int) -> None:
-    """The Compare page's alignment of two different 10,000-node trees."""
-    from generate import node_records
-
-    from core.align import align
-    from core.models import Node
-
-    teacher = [Node.model_validate(r) for r in node_records(10_000, fanout=6, seed=7, trace_id="t")]
-    student = [Node.model_validate(r) for r in node_records(10_000, fanout=5, seed=8, trace_id="s")]
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        result = align(teacher, student)
-        times.append(time.perf_counter() - start)
-    print(f"align 10,000 x 10,000 nodes: {median_ms(times)} ({len(result.matches):,} matched)")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
@@ -136,7 +119,6 @@ def main() -> None:
             with Store(db) as store:
                 bench_core(store, f"t{count}", args.runs)
             bench_page(db, f"t{count}", args.runs)
-    bench_align(args.runs)
 
 
 if __name__ == "__main__":

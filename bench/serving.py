@@ -1,5 +1,5 @@
 """What the browser benchmarks share besides starting the app, which they do as the browser tests do
-(tests/browser_support.app_server): the server's memory and CPU, the machine's load, importing with the CLI.
+(tests/support/browser_support.app_server): the server's memory and CPU, the machine's load, importing with the CLI.
 
 On a shared 2-core machine a figure means little without the load it was taken under,
 so every figure these benchmarks print carries `machine_load()` beside it.

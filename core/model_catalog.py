@@ -3,7 +3,7 @@
 A page offers these entries by name and nothing else, so a visitor never chooses where the
 server's credentials go. Entries come from a models file (``$TRELLIS_MODELS``, else
 ``./trellis-models.toml`` if present) and from the ``[models.NAME]`` tables of
-``.streamlit/secrets.toml``, which ui.py passes in::
+``.streamlit/secrets.toml``, which pages/ui.py passes in::
 
     [models.gpt-4o-mini]
     model = "openai/gpt-4o-mini"          # a litellm model string

@@ -49,7 +49,7 @@ def small_tree() -> list[dict]:
 @pytest.fixture(scope="module")
 def library(tmp_path_factory, monkeypatch_module):
     """The sample library (plus the hostile trace) in a DuckDB file that the app under AppTest opens."""
-    from tests.explorer_library import build_library
+    from tests.support.explorer_library import build_library
 
     folder = tmp_path_factory.mktemp("library")
     db = folder / "trellis.duckdb"
@@ -64,5 +64,5 @@ def monkeypatch_module():
         yield patch
 
 
-# The browser tests' server and Chromium, shared by every test_browser_* module (see tests/browser_support.py).
-from tests.browser_support import app_url, browser, page  # noqa: E402,F401
+# The browser tests' server and Chromium, shared by every test_browser_* module (see tests/support/browser_support.py).
+from tests.support.browser_support import app_url, browser, page  # noqa: E402,F401

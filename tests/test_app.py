@@ -6,7 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from pages import PAGES
-from tests.explorer_library import ROOT, open_page
+from tests.support.explorer_library import ROOT, open_page
 
 
 def texts(at: AppTest) -> str:

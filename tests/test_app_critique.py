@@ -1,7 +1,7 @@
 """The Critique page, run by AppTest against a real DuckDB file holding the library."""
 
 from core.auth import os_account
-from tests.explorer_library import open_page
+from tests.support.explorer_library import open_page
 
 
 def button(at, label):
@@ -107,7 +107,7 @@ def test_models_in_streamlit_secrets_are_offered_too(library, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
     from pages import PAGES
-    from tests.explorer_library import ROOT
+    from tests.support.explorer_library import ROOT
 
     monkeypatch.delenv("TRELLIS_MODELS", raising=False)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)

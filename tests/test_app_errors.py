@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from core import Store, import_files
 from pages import ui
 from tests.conftest import SAMPLES
-from tests.explorer_library import open_page
+from tests.support.explorer_library import open_page
 
 TRACE = "legal-msa-teacher-70b"
 # Another process holding the file read-write, as `trellis import` does while it runs.

@@ -12,8 +12,8 @@ from core.auth import Role, local_actor, os_account
 from core.scaffolds import ScaffoldStatus
 from pages import PAGES
 from tests.conftest import ROOT
-from tests.people import DANA, approve
-from tests.scaffold_library import import_samples
+from tests.support.people import DANA, approve
+from tests.support.scaffold_library import import_samples
 
 APP = str(ROOT / "app.py")
 SCAFFOLDS = str(PAGES["scaffolds"].file)

@@ -3,7 +3,7 @@
 import pytest
 
 from tests.conftest import trellis_json
-from tests.explorer_library import open_page
+from tests.support.explorer_library import open_page
 
 
 @pytest.fixture

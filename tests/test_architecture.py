@@ -109,3 +109,15 @@ def test_the_check_sees_lazy_and_type_checking_imports(tmp_path):
         "def later():\n    import streamlit\n"
     )
     assert imports_of(module, {"core.store"}) >= {"core.store", "streamlit"}
+
+
+def test_the_readme_layout_names_every_part_of_core_and_only_what_exists():
+    readme = (ROOT / "README.md").read_text()
+    layout = readme[readme.index("## Layout"):]
+    named = set()
+    for cell in (line.split("|")[1] for line in layout.splitlines() if line.startswith("| `")):
+        named.update(name.strip("`") for name in cell.replace(",", " ").split())
+    parts = {f"core/{p.name}" + ("/" if p.is_dir() else "") for p in CORE.iterdir()
+             if not p.name.startswith(("_", ".")) and p.name != "__pycache__"}
+    assert parts - named == set(), "README's layout misses these"
+    assert [n for n in named if "*" not in n and not (ROOT / n).exists()] == [], "README's layout names what is gone"

@@ -6,8 +6,8 @@ import pytest
 
 from core.auth import Action, Actor, PermissionDenied, Role, local_actor, os_account
 from core.cli import main
-from tests.people import ADA, DANA, LEE, VIC
-from tests.scaffold_library import sample_files
+from tests.support.people import ADA, DANA, LEE, VIC
+from tests.support.scaffold_library import sample_files
 
 
 def cli(capsys, *args):

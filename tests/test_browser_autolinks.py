@@ -6,8 +6,8 @@ Streamlit's Markdown (GFM) turns them into links even when every Markdown charac
 import pytest
 
 from core import Store, import_files
-from tests.browser_support import open_app, screenshot, serve, wait_until_idle
 from tests.conftest import trellis_json
+from tests.support.browser_support import open_app, screenshot, serve, wait_until_idle
 
 pytestmark = pytest.mark.browser
 

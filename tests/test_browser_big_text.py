@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from core import Store, import_files
 from core.text import SHOWN_CHARS
-from tests.browser_support import open_app, serve, wait_until_idle
+from tests.support.browser_support import open_app, serve, wait_until_idle
 
 pytestmark = pytest.mark.browser
 

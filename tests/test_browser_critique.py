@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from core.auth import os_account
-from tests.browser_support import open_app, screenshot, wait_until_idle
+from tests.support.browser_support import open_app, screenshot, wait_until_idle
 
 pytestmark = pytest.mark.browser
 

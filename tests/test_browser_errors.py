@@ -9,8 +9,8 @@ from playwright.sync_api import expect
 
 from core import Store, import_files
 from pages import ui
-from tests.browser_support import open_app, screenshot, serve
 from tests.conftest import SAMPLES
+from tests.support.browser_support import open_app, screenshot, serve
 
 pytestmark = pytest.mark.browser
 

@@ -7,8 +7,8 @@ import pytest
 from playwright.sync_api import expect
 
 from pages import PAGES
-from tests.browser_support import open_app, screenshot, serve, wait_until_idle
-from tests.explorer_library import build_library
+from tests.support.browser_support import open_app, screenshot, serve, wait_until_idle
+from tests.support.explorer_library import build_library
 
 pytestmark = pytest.mark.browser
 

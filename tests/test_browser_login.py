@@ -13,9 +13,9 @@ from core import Store
 from core.auth import Role, local_actor
 from core.scaffolds import ScaffoldStatus
 from core.scaffolds.drafts import draft_scaffold
-from tests.browser_support import free_port, open_app, screenshot, serve, wait_until_idle
-from tests.people import DANA
-from tests.scaffold_library import import_samples
+from tests.support.browser_support import free_port, open_app, screenshot, serve, wait_until_idle
+from tests.support.people import DANA
+from tests.support.scaffold_library import import_samples
 
 pytestmark = pytest.mark.browser
 

@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser_support import open_app, screenshot, wait_until_idle
+from tests.support.browser_support import open_app, screenshot, wait_until_idle
 
 pytestmark = pytest.mark.browser
 

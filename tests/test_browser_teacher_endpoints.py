@@ -12,9 +12,9 @@ import pytest
 from playwright.sync_api import expect
 
 from core import Store
-from tests.browser_support import open_app, serve, wait_until_idle
-from tests.explorer_library import build_library
-from tests.http_listener import Listener
+from tests.support.browser_support import open_app, serve, wait_until_idle
+from tests.support.explorer_library import build_library
+from tests.support.http_listener import Listener
 
 pytestmark = pytest.mark.browser
 

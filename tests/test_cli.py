@@ -178,7 +178,7 @@ def test_critique_with_an_unreachable_teacher_fails_in_one_line(capsys, monkeypa
 
 def test_critique_teacher_is_a_configured_name_or_an_ad_hoc_model_with_only_its_own_key(
         capsys, monkeypatch, tmp_path, student_db):
-    from tests.http_listener import Listener
+    from tests.support.http_listener import Listener
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret")
     monkeypatch.setenv("LOCAL_KEY", "sk-local")

@@ -7,7 +7,7 @@ from core.auth import PermissionDenied
 from core.critique import review
 from core.critique.package import build_package
 from core.critique.teacher import run_critique
-from tests.people import DANA, LEE, VIC
+from tests.support.people import DANA, LEE, VIC
 from tests.test_critique_teacher import STUDENT, trellis_json
 
 

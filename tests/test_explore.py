@@ -16,7 +16,7 @@ from core.models import LoadedTrace, Node, Trace
 from core.search import search_trace
 from core.traceview import TraceView
 from tests.conftest import ROOT, trellis_json
-from tests.explorer_library import HOSTILE
+from tests.support.explorer_library import HOSTILE
 
 sys.path.insert(0, str(ROOT / "bench"))
 from generate import node_records  # noqa: E402

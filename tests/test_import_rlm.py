@@ -8,7 +8,7 @@ import pytest
 from core import InputError, import_files, read_file
 from core.importers import rlm
 from core.importers.reading import loads_iterative
-from tests.rlm_fake_backend import (
+from tests.support.rlm_fake_backend import (
     FakeChatServer,
     deep_log,
     dumps_iterative,

@@ -10,7 +10,7 @@ from core import import_files
 from core.critique.teacher import TeacherSettings, run_critique
 from core.model_catalog import NO_KEY, STRUCTURAL, CatalogError, ModelEntry, load_catalog
 from tests.conftest import trellis_json
-from tests.http_listener import Listener
+from tests.support.http_listener import Listener
 
 SECRET = "sk-test-secret"
 MODELS = """

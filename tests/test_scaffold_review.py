@@ -19,8 +19,8 @@ from core.scaffolds import (
     subproblem_rows,
     with_rows,
 )
-from tests.people import DANA, LEE, VIC, approve
-from tests.scaffold_library import run
+from tests.support.people import DANA, LEE, VIC, approve
+from tests.support.scaffold_library import run
 
 APPROVED, DRAFT, IN_REVIEW, REJECTED, DEPRECATED = (
     ScaffoldStatus.APPROVED, ScaffoldStatus.DRAFT, ScaffoldStatus.IN_REVIEW, ScaffoldStatus.REJECTED,

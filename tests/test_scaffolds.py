@@ -26,8 +26,8 @@ from core.scaffolds.drafts import draft_scaffold
 from core.scaffolds.extract import INSTRUCTION_CHARS
 from core.scaffolds.retrieval import rank_scaffolds
 from core.text import shorten
-from tests.people import DANA, LEE, approve
-from tests.scaffold_library import approve_teacher_scaffolds, import_samples, run, sample_files, store_run
+from tests.support.people import DANA, LEE, approve
+from tests.support.scaffold_library import approve_teacher_scaffolds, import_samples, run, sample_files, store_run
 
 # ------------------------------------------------------------------ extraction
 

@@ -1,6 +1,6 @@
 """`trellis critique | annotations`: critique a student trace, and list what it proposed.
 
-The teacher path imports litellm, which takes seconds: only `trellis critique` imports it, when it runs.
+litellm is imported only when a model is called (core.critique.llm), so the offline structural critic starts fast.
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ def register(commands: Commands) -> None:
 
 
 def _critique(args: argparse.Namespace) -> None:
-    from core.critique.teacher import TeacherSettings, default_reference, run_critique  # imports litellm: slow
+    # Only this command needs the critique pipeline; every other command starts without it.
+    from core.critique.teacher import TeacherSettings, default_reference, run_critique
 
     settings = TeacherSettings(teacher=args.teacher, timeout=args.timeout, retries=args.retries, fallbacks=args.fallback)
     catalog = _catalog(args)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.explorer_library import ROOT, build_library
+from tests.support.explorer_library import ROOT, build_library
 
 expect.set_options(timeout=20_000)  # a cold first run loads and aligns traces before drawing
 

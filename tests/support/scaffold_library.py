@@ -10,7 +10,7 @@ from core.node_table import nodes_to_arrow
 from core.scaffolds.drafts import draft_scaffold
 from core.tree import check_tree
 from tests.conftest import SAMPLES
-from tests.people import DANA, approve
+from tests.support.people import DANA, approve
 
 
 def sample_files() -> list[Path]:

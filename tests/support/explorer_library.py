@@ -12,7 +12,7 @@ from pathlib import Path
 
 from core import Store, import_files
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "sample_traces"
 HOSTILE = ROOT / "tests" / "data" / "hostile_trace.json"
 
