@@ -3,6 +3,7 @@
 import contextlib
 import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -291,3 +292,15 @@ def test_importing_the_cli_imports_neither_litellm_nor_the_ui():
         capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[1]).stdout.split()
     heavy = {"litellm", "streamlit", "plotly", "core.critique.teacher"}
     assert heavy.isdisjoint(loaded)
+
+
+def test_a_teacher_and_its_fallbacks_all_failing_is_still_one_line(student_db):
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")} | {"LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    done = subprocess.run(
+        [sys.executable, "-m", "core", "critique", "legal-msa-student-8b", "--teacher", "openai/gpt-4o-mini",
+         "--fallback", "anthropic/claude-3-5-haiku-latest", "--retries", "0", "--db", student_db],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    problems = [line for line in done.stderr.splitlines() if not line.startswith("… ")]  # progress lines aside
+    assert done.returncode == 1
+    assert len(problems) == 1 and problems[0].startswith("error: teacher openai/gpt-4o-mini"), done.stderr

@@ -37,7 +37,7 @@ TEST_EXTRA = requirements(PYPROJECT["project"]["optional-dependencies"]["test"])
 
 def runtime_sources() -> list[Path]:
     """The code that runs when a person uses Trellis: the library, the CLI, the app and its pages."""
-    top_level = [ROOT / name for name in ("app.py", "ui.py") if (ROOT / name).exists()]
+    top_level = [ROOT / "app.py"]
     return sorted([*(ROOT / "core").rglob("*.py"), *(ROOT / "pages").rglob("*.py"), *top_level])
 
 

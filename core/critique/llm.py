@@ -15,6 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no price-list download on import
+# A failed call becomes one CritiqueError line; litellm would also print a traceback per failed fallback.
+os.environ.setdefault("LITELLM_LOG", "CRITICAL")
 import litellm  # noqa: E402
 import openai  # noqa: E402
 from litellm.llms.custom_llm import CustomLLM  # noqa: E402
