@@ -36,6 +36,7 @@ ROLES = list(Role)  # lowest first
 class Action(StrEnum):
     IMPORT = "import traces"
     CRITIQUE = "run critiques"
+    RUN = "run students on tasks"
     REVIEW = "review annotations"
     EDIT = "edit scaffolds"
     SUBMIT = "submit scaffolds for review"
@@ -47,6 +48,7 @@ class Action(StrEnum):
 LOWEST_ROLE_FOR: dict[Action, Role] = {
     Action.IMPORT: Role.REVIEWER,
     Action.CRITIQUE: Role.REVIEWER,
+    Action.RUN: Role.REVIEWER,
     Action.REVIEW: Role.REVIEWER,
     Action.EDIT: Role.REVIEWER,
     Action.SUBMIT: Role.REVIEWER,

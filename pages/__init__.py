@@ -44,6 +44,7 @@ PAGES: dict[str, Entry] = {entry.name: entry for entry in (
     Entry("compare", "Compare", ":material/compare_arrows:"),
     Entry("critique", "Critique", ":material/rate_review:"),
     Entry("scaffolds", "Scaffolds", ":material/schema:"),
+    Entry("runs", "Runs", ":material/play_circle:"),
     Entry("audit", "Audit", ":material/history:"),
 )}
 HOME = "home"  # the default page, also served at /

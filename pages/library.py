@@ -78,6 +78,10 @@ def page() -> None:
             "id": [s.id for s in summaries],
         }
     )
+    runs = {r.id: r for r in store.list_runs()}
+    if runs:  # student runs: which scaffold each followed, and how it scored
+        table.insert(5, "scaffold", [_scaffold_of(runs.get(s.id)) for s in summaries])
+        table.insert(6, "score", [runs[s.id].score if s.id in runs else None for s in summaries])
     all_models = sorted({m for s in summaries for m in ([s.agent] if s.agent else models.get(s.id, []))})
 
     search_col, *filter_cols = st.columns([3, 2, 2, 2, 2])
@@ -88,6 +92,8 @@ def page() -> None:
         "status": filter_cols[3].multiselect("Status", ["ok", "failed calls"]),
     }
     chosen_models = filter_cols[2].multiselect("Model", all_models, format_func=lambda m: shorten(m, 100))
+    if runs:
+        chosen["scaffold"] = st.multiselect("Scaffold followed (student runs)", sorted(table["scaffold"].dropna().unique()))
 
     shown = table
     for column, values in chosen.items():
@@ -151,6 +157,13 @@ def page() -> None:
             if picked.selection.rows:
                 hit = hits[picked.selection.rows[0]]
                 st.switch_page(pages.page("trace"), query_params={"trace": hit.trace_id, "node": hit.node_id})
+
+
+def _scaffold_of(run) -> str | None:
+    """What a run followed: a scaffold version, "none", or nothing for a trace that is not a run."""
+    if run is None:
+        return None
+    return f"{run.scaffold_id} v{run.scaffold_version}" if run.scaffold_id else "none"
 
 
 if __name__ == "__main__":  # run as a script, as every module here may be: see pages/__init__.py

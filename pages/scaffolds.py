@@ -113,8 +113,8 @@ def page() -> None:
                                    key=f"version:{scaffold_id}:{latest.version}")]
 
     # Keyed and bound to the URL, the open tab survives reruns and can be linked to (?tab=Review).
-    outline_tab, edit_tab, compare_tab, review_tab, export_tab = st.tabs(
-        ["Outline", "Edit", "Compare", "Review", "Export"], key="tab", bind="query-params"
+    outline_tab, edit_tab, compare_tab, review_tab, export_tab, runs_tab = st.tabs(
+        ["Outline", "Edit", "Compare", "Review", "Export", "Runs"], key="tab", bind="query-params"
     )
 
     # ------------------------------------------------------------------ outline
@@ -333,6 +333,27 @@ def page() -> None:
                 column.download_button(f"Download {fmt}", export(shown, fmt), file_name=f"{scaffold_id}-v{shown.version}.{suffix}",
                                        mime=mime, icon=":material/download:")
             ui.show_text("Prompt block for a student model", to_prompt(shown), height=420)
+
+    # --------------------------------------------------------------------- runs
+
+    with runs_tab:
+        runs = store.list_runs(scaffold_id=scaffold_id)
+        if not runs:
+            st.info("No student has run with this scaffold yet: start a batch on the Runs page.")
+        else:
+            per_version = pd.DataFrame({
+                "version": [r.scaffold_version for r in runs], "score": [r.score for r in runs],
+                "fell back": [r.fell_back for r in runs], "failed": [r.status == "failed" for r in runs],
+            }).groupby("version").agg(runs=("score", "size"), mean_score=("score", "mean"),
+                                      fell_back=("fell back", "sum"), failed=("failed", "sum")).reset_index()
+            st.dataframe(per_version, hide_index=True, width="stretch",
+                         column_config={"mean_score": st.column_config.NumberColumn("mean score", format="%.2f")})
+            st.dataframe(pd.DataFrame({
+                "open": [pages.url("trace", trace=r.id) for r in runs], "version": [r.scaffold_version for r in runs],
+                "task": [r.task_id for r in runs], "student": [r.student for r in runs], "score": [r.score for r in runs],
+                "why": [r.error or r.fallback_reason or r.score_explanation for r in runs],
+            }), hide_index=True, width="stretch", column_config={
+                "open": st.column_config.LinkColumn("open", display_text="open trace ↗", width="small")})
 
     # --------------------------------------------------------------------- find
 

@@ -215,7 +215,12 @@ JSON_COMMANDS = {
     "scaffold list": ([], list),
     "scaffold show": (["SCAFFOLD"], dict),
     "scaffold find": (["review the liability clauses of a supplier contract"], list),
+    "run": (["TASKS", "--student", "trellis/structural", "--batch", "json-shape"], list),
+    "runs": ([], list),
+    "tasks list": (["TASKS"], list),
+    "tasks check": (["TASKS", "cap", "--expected"], dict),
 }
+NO_STORE = {"tasks list", "tasks check"}  # commands without --db
 
 
 @pytest.fixture(scope="module")
@@ -232,8 +237,19 @@ def full_db(tmp_path_factory):
     scaffold_id = out.getvalue().split("\t")[0]
     for decision in ("submit", "approve"):
         assert main(["scaffold", decision, scaffold_id, "--version", "1", "--db", db]) == 0
+    assert main(["run", str(one_task_file(tmp_path_factory.mktemp("tasks"))), "--student", "trellis/structural",
+                 "--db", db]) == 0
     assert main(["user", "grant", "lee@example.com", "approver", "--db", db]) == 0
     return db, scaffold_id
+
+
+def one_task_file(folder):
+    path = folder / "one.jsonl"
+    path.write_text(json.dumps({"format": "trellis-tasks", "version": 1}) + "\n" + json.dumps({
+        "id": "cap", "task_class": "legal-contract-review", "instruction": "What is the liability cap?",
+        "context": {"text": "The liability cap is 150% of the annual fees."}, "expected": 150,
+        "checker": {"kind": "number"}, "budget": {"max_calls": 5, "max_tokens": 10000, "max_seconds": 60}}) + "\n")
+    return path
 
 
 def documented_json(command: str) -> tuple[type, set[str]]:
@@ -246,11 +262,12 @@ def documented_json(command: str) -> tuple[type, set[str]]:
 
 
 @pytest.mark.parametrize("command", JSON_COMMANDS)
-def test_each_json_command_prints_its_documented_shape(capsys, full_db, command):
+def test_each_json_command_prints_its_documented_shape(capsys, full_db, command, tmp_path):
     db, scaffold_id = full_db
     arguments, kind = JSON_COMMANDS[command]
-    code, out, _ = run(capsys, *command.split(), *[scaffold_id if a == "SCAFFOLD" else a for a in arguments],
-                       "--json", "--db", db)
+    tasks = one_task_file(tmp_path)
+    arguments = [scaffold_id if a == "SCAFFOLD" else str(tasks) if a == "TASKS" else a for a in arguments]
+    code, out, _ = run(capsys, *command.split(), *arguments, "--json", *(() if command in NO_STORE else ("--db", db)))
     assert code == 0
     printed = json.loads(out)
     assert isinstance(printed, kind) and printed

@@ -4,6 +4,8 @@
 - core.cli.critique: critique, annotations
 - core.cli.access: user grant | list, audit
 - core.cli.scaffolds: scaffold extract | list | show | submit | approve | reject | deprecate | export | find
+- core.cli.tasks: tasks validate | list | check | schema
+- core.cli.runs: run, runs
 
 Shared options (--db, --json), the store and the acting identity live in core.cli.common; every
 record a command prints goes through core.cli.output. docs/cli.md lists each command's JSON shape.
@@ -15,11 +17,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.cli import access, critique, scaffolds, traces
+from core.cli import access, critique, runs, scaffolds, tasks, traces
 from core.cli.common import Commands
 from core.errors import TrellisError
 
-FEATURES = (traces, critique, access, scaffolds)
+FEATURES = (traces, critique, access, scaffolds, tasks, runs)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,19 +26,19 @@ from core.critique.structural import answer_from_prompt  # noqa: E402
 from core.model_catalog import STRUCTURAL as STRUCTURAL_TEACHER  # noqa: E402
 
 
-def call(completion: Callable[..., Any] | None, messages: list, kwargs: dict, usage: dict) -> str:
+def call(completion: Callable[..., Any] | None, messages: list, kwargs: dict, usage: dict, who: str = "teacher") -> str:
     """The answer text of ``completion`` (default ``litellm.completion``); every failure becomes one
-    ``CritiqueError`` line. Adds the call's tokens and cost to ``usage``."""
+    ``CritiqueError`` line naming ``who`` was asked. Adds the call's tokens and cost to ``usage``."""
     try:
         response = (completion or litellm.completion)(messages=messages, **kwargs)
     except litellm.Timeout:
-        raise CritiqueError(f"teacher {kwargs['model']} timed out after {kwargs['timeout']:g} s") from None
+        raise CritiqueError(f"{who} {kwargs['model']} timed out after {kwargs['timeout']:g} s") from None
     except litellm.AuthenticationError:
-        raise CritiqueError(f"teacher {kwargs['model']}: missing or invalid API key") from None
+        raise CritiqueError(f"{who} {kwargs['model']}: missing or invalid API key") from None
     except openai.OpenAIError as exc:  # every litellm and provider-SDK error derives from it
         if re.search(r"api[_ ]key|credentials", str(exc), re.IGNORECASE):
-            raise CritiqueError(f"teacher {kwargs['model']}: missing or invalid API key ({_first_line(exc)})") from None
-        raise CritiqueError(f"teacher {kwargs['model']} unreachable or failed: {_first_line(exc)}") from None
+            raise CritiqueError(f"{who} {kwargs['model']}: missing or invalid API key ({_first_line(exc)})") from None
+        raise CritiqueError(f"{who} {kwargs['model']} unreachable or failed: {_first_line(exc)}") from None
     if getattr(response, "usage", None):
         usage["tokens_in"] += response.usage.prompt_tokens or 0
         usage["tokens_out"] += response.usage.completion_tokens or 0

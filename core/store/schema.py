@@ -185,11 +185,49 @@ def _m005_users_and_audit(cur: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _m006_runs(cur: duckdb.DuckDBPyConnection) -> None:
+    # One row per student run; its trace (same id) holds the calls. Never updated: a rerun is a new row.
+    cur.execute(
+        """
+        CREATE TABLE runs (
+            id VARCHAR PRIMARY KEY,
+            batch_id VARCHAR NOT NULL,
+            task_id VARCHAR NOT NULL,
+            task_file VARCHAR NOT NULL,
+            task_class VARCHAR NOT NULL,
+            student VARCHAR NOT NULL,
+            runner VARCHAR NOT NULL,
+            scaffold_choice VARCHAR NOT NULL,
+            scaffold_id VARCHAR,
+            scaffold_version INTEGER,
+            retrieval JSON,
+            seed BIGINT NOT NULL,
+            repeat INTEGER NOT NULL,
+            status VARCHAR NOT NULL,
+            error VARCHAR,
+            fell_back BOOLEAN NOT NULL,
+            fallback_reason VARCHAR,
+            adherence DOUBLE,
+            answer VARCHAR NOT NULL,
+            score DOUBLE,
+            score_explanation VARCHAR NOT NULL,
+            calls INTEGER NOT NULL,
+            tokens_in BIGINT NOT NULL,
+            tokens_out BIGINT NOT NULL,
+            cost DOUBLE NOT NULL,
+            seconds DOUBLE NOT NULL,
+            started_at TIMESTAMPTZ NOT NULL
+        )
+        """
+    )
+
+
 MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [
     _m001_traces_and_nodes,
     _m002_critique,
     _m003_scaffolds,
     _m004_trace_content_hash,
     _m005_users_and_audit,
+    _m006_runs,
 ]
 

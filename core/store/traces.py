@@ -6,6 +6,7 @@ import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 
 from core.auth import Action, Actor
@@ -56,52 +57,59 @@ class TraceQueries(Connection):
         actor.require(Action.IMPORT)
         with self._transaction() as cur:
             for trace, nodes, depth, source_file, *content_hash in traces:
-                exists = cur.execute("SELECT count(*) FROM traces WHERE id = ?", [trace.id]).fetchone()[0]
-                if exists and not replace:
-                    raise StoreError(
-                        f"trace {trace.id!r} is already in {self.path} (delete it first, or import with --replace)"
-                    )
-                if exists:
-                    cur.execute("DELETE FROM nodes WHERE trace_id = ?", [trace.id])
-                    cur.execute("DELETE FROM traces WHERE id = ?", [trace.id])
-                # DuckDB inserts an Arrow table in parallel, in order, only when it
-                # comes in row-group-sized batches (2x faster than one big batch).
-                staged = pa.Table.from_batches(
-                    nodes.append_column("depth", pa.array(depth, pa.int32())).to_batches(max_chunksize=ROW_GROUP)
-                )
-                cur.register("staged_nodes", staged)
-                try:
-                    cur.execute(
-                        f"INSERT INTO nodes (trace_id, {_NODE_COLUMNS}) SELECT ?, {_NODE_SELECT} FROM staged_nodes",
-                        [trace.id],
-                    )
-                finally:
-                    cur.unregister("staged_nodes")
-                cur.execute(
-                    """
-                    INSERT INTO traces
-                    SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now(),
-                           count(*), max(depth), coalesce(sum(tokens_in), 0) + coalesce(sum(tokens_out), 0),
-                           sum(cost), count(*) FILTER (WHERE status = 'error'), ?
-                    FROM nodes WHERE trace_id = ?
-                    """,
-                    [
-                        trace.id,
-                        trace.title,
-                        trace.task,
-                        trace.task_class,
-                        trace.role,
-                        trace.agent,
-                        trace.model_size,
-                        trace.source_format,
-                        trace.created_at,
-                        json.dumps(trace.metadata),
-                        source_file,
-                        content_hash[0] if content_hash else None,
-                        trace.id,
-                    ],
-                )
-                audit(cur, actor, "replace trace" if exists else "import trace", trace.id, file=source_file)
+                replaced = self._insert_trace(cur, trace, nodes, depth, source_file,
+                                              content_hash[0] if content_hash else None, replace)
+                audit(cur, actor, "replace trace" if replaced else "import trace", trace.id, file=source_file)
+
+    def _insert_trace(self, cur: duckdb.DuckDBPyConnection, trace: Trace, nodes: pa.Table, depth: list[int],
+                      source_file: str | None, content_hash: str | None, replace: bool) -> bool:
+        """Write one trace and its nodes in the caller's transaction; True when it replaced a stored one."""
+        exists = cur.execute("SELECT count(*) FROM traces WHERE id = ?", [trace.id]).fetchone()[0]
+        if exists and not replace:
+            raise StoreError(
+                f"trace {trace.id!r} is already in {self.path} (delete it first, or import with --replace)"
+            )
+        if exists:
+            cur.execute("DELETE FROM nodes WHERE trace_id = ?", [trace.id])
+            cur.execute("DELETE FROM traces WHERE id = ?", [trace.id])
+        # DuckDB inserts an Arrow table in parallel, in order, only when it
+        # comes in row-group-sized batches (2x faster than one big batch).
+        staged = pa.Table.from_batches(
+            nodes.append_column("depth", pa.array(depth, pa.int32())).to_batches(max_chunksize=ROW_GROUP)
+        )
+        cur.register("staged_nodes", staged)
+        try:
+            cur.execute(
+                f"INSERT INTO nodes (trace_id, {_NODE_COLUMNS}) SELECT ?, {_NODE_SELECT} FROM staged_nodes",
+                [trace.id],
+            )
+        finally:
+            cur.unregister("staged_nodes")
+        cur.execute(
+            """
+            INSERT INTO traces
+            SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now(),
+                   count(*), max(depth), coalesce(sum(tokens_in), 0) + coalesce(sum(tokens_out), 0),
+                   sum(cost), count(*) FILTER (WHERE status = 'error'), ?
+            FROM nodes WHERE trace_id = ?
+            """,
+            [
+                trace.id,
+                trace.title,
+                trace.task,
+                trace.task_class,
+                trace.role,
+                trace.agent,
+                trace.model_size,
+                trace.source_format,
+                trace.created_at,
+                json.dumps(trace.metadata),
+                source_file,
+                content_hash,
+                trace.id,
+            ],
+        )
+        return bool(exists)
 
     def delete_trace(self, trace_id: str, actor: Actor) -> None:
         actor.require(Action.DELETE)

@@ -1,0 +1,159 @@
+"""Running a student over task files: pick the scaffold, run each task, score it, store run and trace together.
+
+A batch is named by what it runs (task files, student, scaffold choice, runner, seed, repeats), so the
+same command run again after an interruption resumes it: runs already stored are not done again. A
+run that fails is stored too, marked failed with its reason, and the rest of the batch goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from core.auth import Action, Actor
+from core.errors import TrellisError
+from core.model_catalog import ModelEntry
+from core.node_table import nodes_to_arrow
+from core.runs.models import RunRecord
+from core.runs.plan import Ask, PlanResult, run_plan
+from core.scaffolds.models import ScaffoldVersion
+from core.scaffolds.retrieval import rank_scaffolds
+from core.store import Store
+from core.tasks.checkers import check
+from core.tasks.load import TaskFile
+from core.tasks.models import Task
+from core.text import shorten
+from core.tree import check_tree
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class BatchSettings:
+    student: str  # the catalog name of the student model
+    scaffold: str = "none"  # none, auto, ID or ID@VERSION (approved versions only)
+    runner: str = "plan"
+    repeats: int = 1
+    seed: int = 0
+    temperature: float = 0.2
+    timeout: float = 120.0  # seconds per call
+    batch_id: str | None = None  # default: named by the settings and task files, so a rerun resumes
+
+
+@dataclass
+class BatchResult:
+    batch_id: str
+    runs: list[RunRecord] = field(default_factory=list)  # made by this call, in order
+    skipped: int = 0  # already stored: an earlier, interrupted call of the same batch did them
+
+
+def run_batch(
+    store: Store, task_files: list[TaskFile], student: ModelEntry, settings: BatchSettings, *, actor: Actor,
+    progress: Progress = lambda line: None, completion: Callable[..., Any] | None = None,
+) -> BatchResult:
+    """Run every task of ``task_files`` ``settings.repeats`` times; returns the runs made."""
+    actor.require(Action.RUN)
+    batch_id = settings.batch_id or _batch_name(task_files, settings)
+    done = {run.id for run in store.list_runs(batch_id=batch_id)}
+    result = BatchResult(batch_id)
+    work = [(f, t, r) for f in task_files for t in f.tasks for r in range(1, settings.repeats + 1)]
+    for number, (task_file, task, repeat) in enumerate(work, start=1):
+        run_id = f"run-{batch_id}-{task.id}-{repeat}"
+        if run_id in done:
+            result.skipped += 1
+            continue
+        progress(f"[{number}/{len(work)}] {task.id} (repeat {repeat}): running")
+        record = _run_one(store, task_file, task, repeat, run_id, batch_id, student, settings, actor, progress, completion)
+        outcome = (f"score {record.score:.2f}" if record.score is not None else f"failed: {record.error}") + (
+            f"; fell back: {record.fallback_reason}" if record.fell_back else "")
+        progress(f"[{number}/{len(work)}] {task.id} (repeat {repeat}): {outcome}")
+        result.runs.append(record)
+    return result
+
+
+def _run_one(
+    store: Store, task_file: TaskFile, task: Task, repeat: int, run_id: str, batch_id: str, student: ModelEntry,
+    settings: BatchSettings, actor: Actor, progress: Progress, completion: Callable[..., Any] | None,
+) -> RunRecord:
+    started = datetime.now(timezone.utc)
+    seed = settings.seed + repeat - 1
+    scaffold, retrieval = _choose_scaffold(store, task, settings.scaffold)
+    ask = model_ask(student, seed=seed, temperature=settings.temperature, timeout=settings.timeout,
+                    completion=completion, progress=progress)
+    plan = run_plan(
+        trace_id=run_id, instruction=task.instruction, context=task_file.context_text(task),
+        task_class=task.task_class, model=student.model, ask=ask, budget=task.budget,
+        scaffold=scaffold.content if scaffold else None,
+    )
+    score = None if plan.failed else check(task, plan.answer)
+    record = RunRecord(
+        id=run_id, batch_id=batch_id, task_id=task.id, task_file=task_file.source, task_class=task.task_class,
+        student=student.name, runner="plan", scaffold_choice=settings.scaffold,
+        scaffold_id=scaffold.scaffold_id if scaffold else None, scaffold_version=scaffold.version if scaffold else None,
+        retrieval=retrieval, seed=seed, repeat=repeat, status="failed" if plan.failed else "ok", error=plan.failed,
+        fell_back=plan.fell_back, fallback_reason=plan.fallback_reason, adherence=plan.adherence,
+        answer=plan.answer, score=score.score if score else None, score_explanation=score.explanation if score else "",
+        calls=plan.calls, tokens_in=plan.tokens_in, tokens_out=plan.tokens_out, cost=plan.cost,
+        seconds=round(plan.seconds, 3), started_at=started,
+    )
+    trace = plan.trace.model_copy(update={"metadata": {**plan.trace.metadata, **_linked(record)}})
+    _store(store, record, trace, plan, actor)
+    return record
+
+
+def _store(store: Store, record: RunRecord, trace, plan: PlanResult, actor: Actor) -> None:
+    nodes = nodes_to_arrow(plan.nodes)
+    depth = check_tree(nodes.column("id"), nodes.column("parent_id")).tolist()
+    store.add_run(record, trace, nodes, depth, actor=actor)
+
+
+def _linked(record: RunRecord) -> dict[str, Any]:
+    """What the trace says of the run it records, so the library can show and filter on it."""
+    return {"run": {"task_id": record.task_id, "student": record.student, "scaffold_id": record.scaffold_id,
+                    "scaffold_version": record.scaffold_version, "seed": record.seed, "score": record.score,
+                    "batch_id": record.batch_id}}
+
+
+def _choose_scaffold(store: Store, task: Task, choice: str) -> tuple[ScaffoldVersion | None, dict[str, Any]]:
+    """The approved scaffold version to run with, and for ``auto`` why it was chosen. Nothing unapproved."""
+    if choice == "none":
+        return None, {}
+    if choice == "auto":
+        fits = rank_scaffolds(store, task.instruction, task_class=task.task_class, limit=1)
+        if not fits:
+            return None, {"found": False, "why": "no approved scaffold or strategy"}
+        best = fits[0]
+        return store.reusable_scaffold(best.scaffold_id, best.version), {
+            "found": True, "rank": best.rank, "score": best.score, "reasons": best.reasons}
+    scaffold_id, _, version = choice.partition("@")
+    if version and not version.isdigit():
+        raise TrellisError(f"--scaffold {choice!r}: a version is a whole number, as in {scaffold_id}@3")
+    return store.reusable_scaffold(scaffold_id, int(version) if version else None), {}
+
+
+def model_ask(
+    entry: ModelEntry, *, seed: int, temperature: float, timeout: float,
+    completion: Callable[..., Any] | None = None, progress: Progress = lambda line: None,
+) -> Ask:
+    """How the plan runner asks the student: through litellm, as every model is reached."""
+    from core.critique import llm  # litellm takes seconds to import: only when a student is asked
+
+    def ask(messages: list[dict[str, str]], max_tokens: int) -> tuple[str, int, int, float]:
+        usage = {"tokens_in": 0, "tokens_out": 0, "cost": 0.0}
+        kwargs = {**entry.litellm_kwargs(), "timeout": timeout, "max_tokens": max_tokens, "temperature": temperature,
+                  "seed": seed, "num_retries": 0}
+        progress(f"    asking {entry.name}: {shorten(messages[-1]['content'], 60)}")
+        answer = llm.call(completion, messages, kwargs, usage, who="student")
+        return answer, usage["tokens_in"], usage["tokens_out"], usage["cost"]
+
+    return ask
+
+
+def _batch_name(task_files: list[TaskFile], settings: BatchSettings) -> str:
+    key = json.dumps([[str(f.path) for f in task_files], settings.student, settings.scaffold, settings.runner,
+                      settings.seed, settings.repeats])
+    return hashlib.sha1(key.encode()).hexdigest()[:10]

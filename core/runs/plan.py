@@ -1,0 +1,198 @@
+"""The `plan` runner: Trellis's own decompose, recurse and aggregate executor, for students too weak to write code.
+
+With a scaffold, its first level is the plan: each step is one call that gets the step's instruction
+and the slice of the context the step says to carry, and the aggregation rule combines the results.
+Without one, the student answers directly when the context fits its window, and otherwise processes
+the context piece by piece and combines its notes ("independent processing").
+
+A scaffolded run falls back to independent processing when a step fails or returns nothing usable,
+or when too few of the scaffold's steps could be carried out; the trace records that it fell back,
+where and why. Every call is a node of the run's trace.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from core.errors import TrellisError
+from core.models import Node, NodeKind, Role, Status, Trace
+from core.runs.context import WINDOW_CHARS, pieces, relevant_slice
+from core.scaffolds.models import Scaffold
+from core.tasks.models import Budget
+from core.text import shorten
+
+# A scaffolded run that carried out less than this share of the scaffold's steps did not follow it.
+MIN_ADHERENCE = 0.5
+ANSWER_CHARS = 4_000  # most characters of one step's result carried into the aggregation
+UNUSABLE = {"", "n/a", "none", "null", "unknown", "i don't know", "i do not know"}
+
+# ask(messages, max_tokens) -> (answer text, tokens in, tokens out, cost); raises TrellisError when the model fails.
+Ask = Callable[[list[dict[str, str]], int], tuple[str, int, int, float]]
+
+
+class BudgetExceeded(TrellisError):
+    """The run reached its budget of calls, tokens or seconds."""
+
+
+@dataclass
+class PlanResult:
+    """What a run did: its trace and nodes, its final answer, and whether and why it fell back."""
+
+    trace: Trace
+    nodes: list[Node]
+    answer: str
+    fell_back: bool = False
+    fallback_reason: str | None = None
+    fallback_node: str | None = None
+    adherence: float | None = None  # share of the scaffold's first-level steps carried out; None without one
+    failed: str | None = None  # why the run produced no answer at all
+    calls: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost: float = 0.0
+    seconds: float = 0.0
+
+
+@dataclass
+class _Run:
+    ask: Ask
+    model: str
+    budget: Budget
+    started: float = field(default_factory=time.monotonic)
+    nodes: list[Node] = field(default_factory=list)
+    calls: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost: float = 0.0
+
+    def node(self, node_id: str, parent_id: str | None, kind: NodeKind, subproblem: str, **fields) -> Node:
+        siblings = sum(1 for n in self.nodes if n.parent_id == parent_id)
+        made = Node(id=node_id, parent_id=parent_id, order=siblings, kind=kind, subproblem=shorten(subproblem, 2000),
+                    **fields)
+        self.nodes.append(made)
+        return made
+
+    def call(self, node_id: str, parent_id: str, kind: NodeKind, subproblem: str, prompt: str, context: str,
+             max_tokens: int = 400) -> str:
+        """One model call, as one node; a failed call is an error node and raises."""
+        if self.calls >= self.budget.max_calls:
+            raise BudgetExceeded(f"the budget of {self.budget.max_calls} calls is spent")
+        if self.tokens_in + self.tokens_out >= self.budget.max_tokens:
+            raise BudgetExceeded(f"the budget of {self.budget.max_tokens:,} tokens is spent")
+        if time.monotonic() - self.started >= self.budget.max_seconds:
+            raise BudgetExceeded(f"the budget of {self.budget.max_seconds:g} s is spent")
+        messages = [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": prompt}]
+        start = datetime.now(timezone.utc)
+        self.calls += 1
+        try:
+            answer, tokens_in, tokens_out, cost = self.ask(messages, max_tokens)
+        except TrellisError as exc:
+            self.node(node_id, parent_id, kind, subproblem, context=context, model=self.model, start_time=start,
+                      end_time=datetime.now(timezone.utc), status=Status.ERROR, error=str(exc))
+            raise
+        self.tokens_in, self.tokens_out, self.cost = self.tokens_in + tokens_in, self.tokens_out + tokens_out, self.cost + cost
+        self.node(node_id, parent_id, kind, subproblem, context=context, context_chars=len(context), output=answer,
+                  model=self.model, tokens_in=tokens_in, tokens_out=tokens_out, cost=cost or None, start_time=start,
+                  end_time=datetime.now(timezone.utc))
+        return answer
+
+
+_SYSTEM = "You are a careful analyst. Answer briefly and only from the text you are given."
+
+
+def run_plan(
+    *, trace_id: str, instruction: str, context: str, task_class: str | None, model: str, ask: Ask, budget: Budget,
+    scaffold: Scaffold | None = None, window: int = WINDOW_CHARS,
+) -> PlanResult:
+    """Run one task with the `plan` runner; the result's trace is ready for ``Store.add_traces``."""
+    run = _Run(ask=ask, model=model, budget=budget)
+    root = run.node("root", None, NodeKind.DECOMPOSE, instruction, context=shorten(context, 2000),
+                    context_chars=len(context))
+    answer, fallback, adherence, failed, fallback_node = "", None, None, None, None
+    try:
+        if scaffold is not None and scaffold.first_level():
+            answer, fallback, adherence = _scaffolded(run, instruction, context, scaffold, window)
+        else:
+            answer = _independent(run, root.id, instruction, context, window)
+    except BudgetExceeded as exc:
+        failed = f"stopped: {exc}"
+    except TrellisError as exc:
+        failed = f"the student failed: {exc}"
+    if fallback is not None and failed is None:
+        fallback_node = "fallback"
+        try:
+            run.node(fallback_node, root.id, NodeKind.DECOMPOSE, f"Fell back to independent processing: {fallback}",
+                     metadata={"fallback": True, "reason": fallback})
+            answer = _independent(run, fallback_node, instruction, context, window)
+        except BudgetExceeded as exc:
+            failed = f"fell back ({fallback}), then stopped: {exc}"
+        except TrellisError as exc:
+            failed = f"fell back ({fallback}), then the student failed: {exc}"
+    root.output = answer or None
+    if failed:
+        root.status, root.error = Status.ERROR, failed
+    seconds = time.monotonic() - run.started
+    trace = Trace(
+        id=trace_id, title=shorten(instruction, 120), task=instruction, task_class=task_class, role=Role.STUDENT,
+        agent=model, created_at=datetime.now(timezone.utc),
+        metadata={"runner": "plan", "scaffolded": scaffold is not None, "fell_back": fallback is not None,
+                  "fallback_reason": fallback, "adherence": adherence},
+    )
+    return PlanResult(trace, run.nodes, answer, fallback is not None, fallback, fallback_node, adherence, failed,
+                      run.calls, run.tokens_in, run.tokens_out, run.cost, seconds)
+
+
+def _scaffolded(run: _Run, instruction: str, context: str, scaffold: Scaffold, window: int) -> tuple[str, str | None, float]:
+    """The scaffold's first level as the plan. Returns (answer, why it fell back or None, adherence)."""
+    steps = scaffold.first_level()
+    results: list[tuple[str, str]] = []
+    for number, step in enumerate(steps, start=1):
+        carried = relevant_slice(context, f"{step.instruction} {step.context}", window)
+        prompt = (f"Overall task: {instruction}\n\nYour step ({number} of {len(steps)}): {step.instruction}\n"
+                  + (f"Return: {step.output_shape}\n" if step.output_shape else "")
+                  + f"\nText:\n{carried}")
+        try:
+            result = run.call(f"step-{number}", "root", NodeKind.RECURSE, step.instruction, prompt, carried)
+        except BudgetExceeded:
+            raise
+        except TrellisError as exc:
+            return "", f"step {number} ({shorten(step.instruction, 60)}) failed: {exc}", len(results) / len(steps)
+        if _unusable(result):
+            if step.optional:
+                continue
+            return "", f"step {number} ({shorten(step.instruction, 60)}) returned nothing usable", len(results) / len(steps)
+        results.append((step.instruction, result))
+    adherence = len(results) / len(steps)
+    if adherence < MIN_ADHERENCE:
+        return "", f"only {len(results)} of {len(steps)} scaffold steps could be carried out", adherence
+    notes = "\n\n".join(f"Step: {s}\nResult: {shorten(r, ANSWER_CHARS)}" for s, r in results)
+    rule = scaffold.aggregation or "Combine the step results into one answer."
+    prompt = f"Task: {instruction}\n\nHow to combine: {rule}\n\n{notes}\n\nGive the final answer only."
+    answer = run.call("aggregate", "root", NodeKind.AGGREGATE, rule, prompt, notes)
+    return answer, None, adherence
+
+
+def _independent(run: _Run, parent_id: str, instruction: str, context: str, window: int) -> str:
+    """Answer directly when the context fits the window; else take notes piece by piece, then combine them."""
+    if len(context) <= window:
+        prompt = f"Task: {instruction}\n\nText:\n{context}\n\nGive the answer only."
+        return run.call(f"{parent_id}-answer", parent_id, NodeKind.LEAF, instruction, prompt, context)
+    notes = []
+    parts = pieces(context, window)
+    for number, part in enumerate(parts, start=1):
+        prompt = (f"Task: {instruction}\n\nThis is part {number} of {len(parts)} of the text. Note only what in it "
+                  f"matters for the task, or say none.\n\nText:\n{part}")
+        note = run.call(f"{parent_id}-part-{number}", parent_id, NodeKind.LEAF, f"Read part {number} of {len(parts)}",
+                        prompt, part, max_tokens=200)
+        if not _unusable(note):
+            notes.append(f"Part {number}: {shorten(note, ANSWER_CHARS // len(parts) + 200)}")
+    joined = "\n".join(notes) or "No part of the text had anything for the task."
+    prompt = f"Task: {instruction}\n\nNotes taken from the text, part by part:\n{joined}\n\nGive the final answer only."
+    return run.call(f"{parent_id}-combine", parent_id, NodeKind.AGGREGATE, "Combine the notes", prompt, joined)
+
+
+def _unusable(answer: str) -> bool:
+    return answer.strip().strip(".").lower() in UNUSABLE

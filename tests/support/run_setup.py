@@ -1,0 +1,27 @@
+"""A task folder and a models file for the Runs page: one student model, at a loopback endpoint that answers."""
+
+import json
+from pathlib import Path
+
+TASK_ANSWER = "150"
+
+
+def write_tasks(folder: Path, count: int = 2) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = [{"format": "trellis-tasks", "version": 1, "title": "liability caps"}]
+    for number in range(1, count + 1):
+        lines.append({
+            "id": f"cap-{number}", "task_class": "legal-contract-review",
+            "instruction": f"Contract {number}: what is the liability cap, as a percentage of the annual fees?",
+            "context": {"text": f"Contract {number}. 12.3 The Supplier's total liability is capped at 150% of the annual fees."},
+            "expected": 150, "checker": {"kind": "number"},
+            "budget": {"max_calls": 10, "max_tokens": 50_000, "max_seconds": 120},
+        })
+    path = folder / "caps.jsonl"
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    return folder
+
+
+def write_models(path: Path, student_url: str) -> Path:
+    path.write_text(f'[models.test-student]\nmodel = "openai/test-student"\napi_base = "{student_url}"\ntimeout = 30\n')
+    return path

@@ -1,0 +1,147 @@
+"""Student runs with the plan runner, against litellm's mock_response: scaffolded, unscaffolded, falling back,
+failing, resuming. Every run is a stored trace linked to its task, student and scaffold."""
+
+import json
+import os
+
+import pytest
+
+from core import Store, import_files
+from core.auth import local_actor
+from core.model_catalog import ModelEntry
+from core.runs.batch import BatchSettings, run_batch
+from core.scaffolds.drafts import draft_scaffold
+from core.tasks.load import load_task_file
+from tests.support.people import DANA
+from tests.support.scaffold_library import approve_teacher_scaffolds, sample_files
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+import litellm  # noqa: E402
+
+STUDENT = ModelEntry(name="mock-student", model="openai/mock-student", api_base="http://127.0.0.1:9/v1")
+CAP_CLAUSE = "12.3 Limitation of liability. The Supplier's total liability is capped at 150% of the annual fees."
+CONTRACT = "\n\n".join(f"{n}.1 Clause {n} sets out routine obligations of both parties." for n in range(1, 150))
+CONTRACT = CONTRACT + "\n\n" + CAP_CLAUSE + "\n\n" + CONTRACT
+
+
+def task_file(tmp_path, *tasks):
+    path = tmp_path / "legal.jsonl"
+    lines = [{"format": "trellis-tasks", "version": 1, "title": "test tasks"}]
+    for number, overrides in enumerate(tasks or [{}], start=1):
+        lines.append({
+            "id": f"legal-{number}", "task_class": "legal-contract-review",
+            "instruction": "What is the supplier's liability cap, as a percentage of the annual fees?",
+            "context": {"text": CONTRACT}, "expected": 150, "checker": {"kind": "number", "abs_tol": 0},
+            "budget": {"max_calls": 40, "max_tokens": 200_000, "max_seconds": 600}, **overrides,
+        })
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    return load_task_file(path)
+
+
+def answering(answer_for):
+    """A stand-in for litellm.completion that answers with ``answer_for(prompt)`` through mock_response."""
+    prompts = []
+
+    def completion(messages, **kwargs):
+        prompt = messages[-1]["content"]
+        prompts.append(prompt)
+        return litellm.completion(model=kwargs["model"], messages=messages, mock_response=answer_for(prompt))
+
+    completion.prompts = prompts
+    return completion
+
+
+@pytest.fixture
+def library():
+    with Store(":memory:") as store:
+        import_files(store, sample_files())
+        yield store, approve_teacher_scaffolds(store)
+
+
+def test_a_scaffolded_run_follows_the_scaffold_and_is_stored_linked_and_scored(library, tmp_path):
+    store, approved = library
+    legal = approved["legal-contract-review"]
+    completion = answering(lambda prompt: "150%" if "How to combine" in prompt else "The cap is 150% of fees.")
+    result = run_batch(store, [task_file(tmp_path)], STUDENT, BatchSettings(student="mock-student", scaffold=legal),
+                       actor=local_actor(), completion=completion)
+    [run] = result.runs
+    assert (run.status, run.score, run.fell_back, run.scaffold_id, run.scaffold_version) == ("ok", 1.0, False, legal, 1)
+    assert run.adherence == 1.0 and run.calls == len(completion.prompts)
+    loaded = store.load_trace(run.id)
+    steps = [n for n in loaded.nodes if n.id.startswith("step-")]
+    scaffold = store.reusable_scaffold(legal)
+    assert [n.subproblem for n in steps] == [s.instruction for s in scaffold.content.first_level()]
+    assert loaded.nodes[-1].kind == "aggregate" and loaded.trace.metadata["run"]["scaffold_id"] == legal
+    assert store.list_runs(scaffold_id=legal) == [run]
+
+
+def test_each_step_gets_the_slice_of_context_it_needs_not_the_whole_document(library, tmp_path):
+    store, approved = library
+    completion = answering(lambda prompt: "150%")
+    run_batch(store, [task_file(tmp_path)], STUDENT,
+              BatchSettings(student="mock-student", scaffold=approved["legal-contract-review"]),
+              actor=local_actor(), completion=completion)
+    assert all(len(prompt) < len(CONTRACT) for prompt in completion.prompts)
+    assert any(CAP_CLAUSE in prompt for prompt in completion.prompts)
+
+
+def test_a_step_with_nothing_usable_falls_back_to_independent_processing_and_says_why(library, tmp_path):
+    store, approved = library
+    completion = answering(lambda prompt: "" if "Your step (1 of" in prompt else "150")
+    [run] = run_batch(store, [task_file(tmp_path)], STUDENT,
+                      BatchSettings(student="mock-student", scaffold=approved["legal-contract-review"]),
+                      actor=local_actor(), completion=completion).runs
+    assert run.status == "ok" and run.fell_back and run.score == 1.0
+    assert run.fallback_reason.startswith("step 1 (") and "returned nothing usable" in run.fallback_reason
+    [fallback] = [n for n in store.load_trace(run.id).nodes if n.id == "fallback"]
+    assert fallback.metadata == {"fallback": True, "reason": run.fallback_reason}
+
+
+def test_without_a_scaffold_the_student_reads_a_long_context_piece_by_piece(library, tmp_path):
+    store, _ = library
+    completion = answering(lambda prompt: "150" if "Notes taken" in prompt else "cap 150% in 12.3")
+    [run] = run_batch(store, [task_file(tmp_path)], STUDENT, BatchSettings(student="mock-student"),
+                      actor=local_actor(), completion=completion).runs
+    assert (run.scaffold_id, run.fell_back, run.adherence, run.score) == (None, False, None, 1.0)
+    kinds = [n.kind for n in store.load_trace(run.id).nodes]
+    assert kinds[0] == "decompose" and kinds.count("leaf") >= 2 and kinds[-1] == "aggregate"
+
+
+def test_auto_uses_the_best_approved_scaffold_and_records_why_never_a_draft(library, tmp_path):
+    store, approved = library
+    draft = draft_scaffold(store, ["legal-msa-teacher-70b"], author=DANA)  # a newer, unapproved draft
+    [run] = run_batch(store, [task_file(tmp_path)], STUDENT, BatchSettings(student="mock-student", scaffold="auto"),
+                      actor=local_actor(), completion=answering(lambda prompt: "150")).runs
+    assert run.scaffold_id == approved["legal-contract-review"] != draft.version.scaffold_id
+    assert run.retrieval["found"] and run.retrieval["rank"] == 1 and run.retrieval["reasons"]
+
+
+def test_an_unreachable_student_fails_each_run_with_its_reason_and_the_batch_goes_on(library, tmp_path):
+    store, _ = library
+
+    def unreachable(messages, **kwargs):
+        raise litellm.APIConnectionError(message="connection refused", llm_provider="openai", model=kwargs["model"])
+
+    result = run_batch(store, [task_file(tmp_path, {}, {})], STUDENT, BatchSettings(student="mock-student"),
+                       actor=local_actor(), completion=unreachable)
+    assert [r.status for r in result.runs] == ["failed", "failed"]
+    assert all("student openai/mock-student unreachable or failed" in r.error for r in result.runs)
+    assert [r.id for r in store.list_runs(batch_id=result.batch_id)] == [r.id for r in result.runs]
+
+
+def test_a_run_that_spends_its_budget_stops_and_says_which_budget(library, tmp_path):
+    store, _ = library
+    tight = {"budget": {"max_calls": 2, "max_tokens": 200_000, "max_seconds": 600}}
+    [run] = run_batch(store, [task_file(tmp_path, tight)], STUDENT, BatchSettings(student="mock-student"),
+                      actor=local_actor(), completion=answering(lambda prompt: "a note")).runs
+    assert run.status == "failed" and "budget of 2 calls is spent" in run.error and run.calls == 2
+
+
+def test_running_the_same_batch_again_resumes_it_without_redoing_finished_runs(library, tmp_path):
+    store, _ = library
+    tasks = task_file(tmp_path, {}, {})
+    settings = BatchSettings(student="mock-student", repeats=2)
+    first = run_batch(store, [tasks], STUDENT, settings, actor=local_actor(), completion=answering(lambda p: "150"))
+    again = run_batch(store, [tasks], STUDENT, settings, actor=local_actor(), completion=answering(lambda p: "150"))
+    assert (len(first.runs), len(again.runs), again.skipped, again.batch_id) == (4, 0, 4, first.batch_id)
+    assert [r.seed for r in first.runs] == [0, 1, 0, 1]
