@@ -145,3 +145,48 @@ def test_running_the_same_batch_again_resumes_it_without_redoing_finished_runs(l
     again = run_batch(store, [tasks], STUDENT, settings, actor=local_actor(), completion=answering(lambda p: "150"))
     assert (len(first.runs), len(again.runs), again.skipped, again.batch_id) == (4, 0, 4, first.batch_id)
     assert [r.seed for r in first.runs] == [0, 1, 0, 1]
+
+
+def rlm_student(model):
+    """A student at a scripted OpenAI-compatible endpoint that rlms reaches with its own client."""
+    from tests.support.rlm_fake_backend import FakeChatServer
+
+    server = FakeChatServer(model)
+    return server, ModelEntry(name="rlm-student", model="openai/fake", api_base=server.base_url)
+
+
+def test_the_rlm_runner_stores_the_rlms_own_recursive_trace_with_the_scaffold_as_its_plan(library, tmp_path):
+    store, approved = library
+    prompts = []
+
+    def model(messages):
+        prompts.append(messages)
+        if sum(1 for m in messages if m.get("role") == "assistant") == 0:
+            return '```repl\nprint(len(context))\n```'
+        return '```repl\nanswer["content"] = "150"\nanswer["ready"] = True\n```'
+
+    server, student = rlm_student(model)
+    with server:
+        [run] = run_batch(store, [task_file(tmp_path)], student,
+                          BatchSettings(student="rlm-student", runner="rlm", scaffold=approved["legal-contract-review"]),
+                          actor=local_actor()).runs
+    assert (run.runner, run.status, run.score, run.fell_back) == ("rlm", "ok", 1.0, False)
+    loaded = store.load_trace(run.id)
+    assert loaded.trace.metadata["runner"] == "rlm" and loaded.trace.source_format == "rlm"
+    scaffold = store.reusable_scaffold(approved["legal-contract-review"]).content
+    assert scaffold.first_level()[0].instruction in json.dumps(prompts[0])  # the plan is in the root prompt
+
+
+def test_an_rlm_that_fails_falls_back_to_independent_processing_and_says_why(library, tmp_path):
+    store, _ = library
+
+    def broken(messages):
+        if messages and messages[0].get("role") == "system" and "REPL" in str(messages[0].get("content")):
+            raise RuntimeError("the model broke down")
+        return "150"
+
+    server, student = rlm_student(broken)
+    with server:
+        [run] = run_batch(store, [task_file(tmp_path)], student, BatchSettings(student="rlm-student", runner="rlm"),
+                          actor=local_actor()).runs
+    assert run.fell_back and run.fallback_reason.startswith("the RLM failed") and run.score == 1.0

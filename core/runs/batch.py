@@ -18,8 +18,8 @@ from core.auth import Action, Actor
 from core.errors import TrellisError
 from core.model_catalog import ModelEntry
 from core.node_table import nodes_to_arrow
-from core.runs.models import RunRecord
-from core.runs.plan import Ask, PlanResult, run_plan
+from core.runs.models import RunRecord, RunResult
+from core.runs.plan import Ask, run_plan
 from core.scaffolds.models import ScaffoldVersion
 from core.scaffolds.retrieval import rank_scaffolds
 from core.store import Store
@@ -84,15 +84,18 @@ def _run_one(
     scaffold, retrieval = _choose_scaffold(store, task, settings.scaffold)
     ask = model_ask(student, seed=seed, temperature=settings.temperature, timeout=settings.timeout,
                     completion=completion, progress=progress)
-    plan = run_plan(
-        trace_id=run_id, instruction=task.instruction, context=task_file.context_text(task),
-        task_class=task.task_class, model=student.model, ask=ask, budget=task.budget,
-        scaffold=scaffold.content if scaffold else None,
-    )
+    job = dict(trace_id=run_id, instruction=task.instruction, context=task_file.context_text(task),
+               task_class=task.task_class, ask=ask, budget=task.budget, scaffold=scaffold.content if scaffold else None)
+    if settings.runner == "rlm":
+        from core.runs.rlm_runner import run_rlm  # imports rlms: only for an rlm run
+
+        plan = run_rlm(**job, student=student, timeout=settings.timeout)
+    else:
+        plan = run_plan(**job, model=student.model)
     score = None if plan.failed else check(task, plan.answer)
     record = RunRecord(
         id=run_id, batch_id=batch_id, task_id=task.id, task_file=task_file.source, task_class=task.task_class,
-        student=student.name, runner="plan", scaffold_choice=settings.scaffold,
+        student=student.name, runner=settings.runner, scaffold_choice=settings.scaffold,
         scaffold_id=scaffold.scaffold_id if scaffold else None, scaffold_version=scaffold.version if scaffold else None,
         retrieval=retrieval, seed=seed, repeat=repeat, status="failed" if plan.failed else "ok", error=plan.failed,
         fell_back=plan.fell_back, fallback_reason=plan.fallback_reason, adherence=plan.adherence,
@@ -105,7 +108,7 @@ def _run_one(
     return record
 
 
-def _store(store: Store, record: RunRecord, trace, plan: PlanResult, actor: Actor) -> None:
+def _store(store: Store, record: RunRecord, trace, plan: RunResult, actor: Actor) -> None:
     nodes = nodes_to_arrow(plan.nodes)
     depth = check_tree(nodes.column("id"), nodes.column("parent_id")).tolist()
     store.add_run(record, trace, nodes, depth, actor=actor)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-RUNNERS = ("plan",)
+from core.models import Node, Trace
+
+RUNNERS = ("plan", "rlm")
 
 
 class RunRecord(BaseModel):
@@ -21,7 +24,7 @@ class RunRecord(BaseModel):
     task_file: str
     task_class: str
     student: str = Field(description="The student model's catalog name.")
-    runner: Literal["plan"] = "plan"
+    runner: Literal["plan", "rlm"] = "plan"
     scaffold_choice: str = Field(description="none, auto, or the scaffold asked for (ID or ID@VERSION).")
     scaffold_id: str | None = None
     scaffold_version: int | None = None
@@ -42,3 +45,22 @@ class RunRecord(BaseModel):
     cost: float = 0.0
     seconds: float = 0.0
     started_at: datetime
+
+
+@dataclass
+class RunResult:
+    """What a runner did: its trace and nodes, its final answer, and whether and why it fell back."""
+
+    trace: Trace
+    nodes: list[Node]
+    answer: str
+    fell_back: bool = False
+    fallback_reason: str | None = None
+    fallback_node: str | None = None
+    adherence: float | None = None  # share of the scaffold's first-level steps carried out; None without one
+    failed: str | None = None  # why the run produced no answer at all
+    calls: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost: float = 0.0
+    seconds: float = 0.0

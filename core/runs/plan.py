@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from core.errors import TrellisError
 from core.models import Node, NodeKind, Role, Status, Trace
 from core.runs.context import WINDOW_CHARS, pieces, relevant_slice
+from core.runs.models import RunResult
 from core.scaffolds.models import Scaffold
 from core.tasks.models import Budget
 from core.text import shorten
@@ -35,25 +36,6 @@ Ask = Callable[[list[dict[str, str]], int], tuple[str, int, int, float]]
 
 class BudgetExceeded(TrellisError):
     """The run reached its budget of calls, tokens or seconds."""
-
-
-@dataclass
-class PlanResult:
-    """What a run did: its trace and nodes, its final answer, and whether and why it fell back."""
-
-    trace: Trace
-    nodes: list[Node]
-    answer: str
-    fell_back: bool = False
-    fallback_reason: str | None = None
-    fallback_node: str | None = None
-    adherence: float | None = None  # share of the scaffold's first-level steps carried out; None without one
-    failed: str | None = None  # why the run produced no answer at all
-    calls: int = 0
-    tokens_in: int = 0
-    tokens_out: int = 0
-    cost: float = 0.0
-    seconds: float = 0.0
 
 
 @dataclass
@@ -106,7 +88,7 @@ _SYSTEM = "You are a careful analyst. Answer briefly and only from the text you 
 def run_plan(
     *, trace_id: str, instruction: str, context: str, task_class: str | None, model: str, ask: Ask, budget: Budget,
     scaffold: Scaffold | None = None, window: int = WINDOW_CHARS,
-) -> PlanResult:
+) -> RunResult:
     """Run one task with the `plan` runner; the result's trace is ready for ``Store.add_traces``."""
     run = _Run(ask=ask, model=model, budget=budget)
     root = run.node("root", None, NodeKind.DECOMPOSE, instruction, context=shorten(context, 2000),
@@ -141,7 +123,7 @@ def run_plan(
         metadata={"runner": "plan", "scaffolded": scaffold is not None, "fell_back": fallback is not None,
                   "fallback_reason": fallback, "adherence": adherence},
     )
-    return PlanResult(trace, run.nodes, answer, fallback is not None, fallback, fallback_node, adherence, failed,
+    return RunResult(trace, run.nodes, answer, fallback is not None, fallback, fallback_node, adherence, failed,
                       run.calls, run.tokens_in, run.tokens_out, run.cost, seconds)
 
 
