@@ -25,13 +25,13 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
-# requirements.lock is compiled from pyproject.toml (its dependencies and the test extra), never
+# requirements.lock is compiled from pyproject.toml (its dependencies, the test and local extras), never
 # edited by hand: change pyproject.toml, run `make lock`, commit both. Versions already in the lock
 # are kept unless pyproject.toml asks for others.
 lock:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check pip-tools==7.6.2
-	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --extra test --strip-extras \
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --extra test --extra local --strip-extras \
 		--no-emit-index-url --no-emit-find-links --output-file requirements.lock pyproject.toml
 
 # A new database is loaded with the sample library; an existing one is left alone.

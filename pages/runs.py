@@ -53,6 +53,8 @@ def page() -> None:
         allowed = who.can(Action.RUN) and bool(files) and bool(students)
         start = st.form_submit_button("Start", type="primary", disabled=not allowed,
                                       help=None if who.can(Action.RUN) else "Reviewers and above start runs.")
+        st.caption("Each finished run is stored at once: stop the page at any time, and start the same batch "
+                   "again to resume it where it stopped.")
     if not files:
         st.info(f"No task files in {folder.name}/ on the server.")
     if not students:

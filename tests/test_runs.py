@@ -190,3 +190,25 @@ def test_an_rlm_that_fails_falls_back_to_independent_processing_and_says_why(lib
         [run] = run_batch(store, [task_file(tmp_path)], student, BatchSettings(student="rlm-student", runner="rlm"),
                           actor=local_actor()).runs
     assert run.fell_back and run.fallback_reason.startswith("the RLM failed") and run.score == 1.0
+
+
+def test_interrupting_a_batch_keeps_the_finished_runs_and_says_how_to_resume(library, tmp_path, capsys, monkeypatch):
+    from core.cli import main
+
+    db = tmp_path / "runs.duckdb"
+    with Store(db) as store:
+        import_files(store, sample_files())
+    tasks = task_file(tmp_path, {}, {"instruction": "Second contract: what is the liability cap, in percent?"})
+    real = litellm.completion
+
+    def interrupted_on_the_second_task(messages, **kwargs):
+        if "Second contract" in json.dumps(messages):
+            raise KeyboardInterrupt  # Ctrl-C while the second task is under way
+        return real(model=kwargs["model"], messages=messages, mock_response="150")
+
+    monkeypatch.setattr(litellm, "completion", interrupted_on_the_second_task)
+    code = main(["run", str(tasks.path), "--student", "openai/mock", "--api-base", "http://127.0.0.1:9/v1",
+                 "--db", str(db)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "error: interrupted: batch" in err and "has 1 runs stored; run the same command again to resume it" in err

@@ -7,6 +7,7 @@ import sys
 
 from core.cli.common import Commands, acting, listing, open_store
 from core.cli.output import print_records
+from core.errors import TrellisError
 from core.model_catalog import load_catalog, model_entry
 from core.runs.models import RUNNERS, RunRecord
 from core.store import Store
@@ -44,7 +45,7 @@ def register(commands: Commands) -> None:
 
 def _run(args: argparse.Namespace) -> None:
     # The runner and task files load only for this command.
-    from core.runs.batch import BatchSettings, run_batch
+    from core.runs.batch import BatchSettings, batch_name, run_batch
     from core.tasks.load import load_task_files
 
     task_files = load_task_files(args.paths)
@@ -54,8 +55,13 @@ def _run(args: argparse.Namespace) -> None:
     settings = BatchSettings(student=student.name, scaffold=args.scaffold, runner=args.runner, repeats=args.repeats,
                              seed=args.seed, timeout=args.timeout, batch_id=args.batch)
     with open_store(args) as store:
-        result = run_batch(store, task_files, student, settings, actor=acting(store),
-                           progress=lambda line: print(f"… {line}", file=sys.stderr))
+        try:
+            result = run_batch(store, task_files, student, settings, actor=acting(store),
+                               progress=lambda line: print(f"… {line}", file=sys.stderr))
+        except KeyboardInterrupt:  # each finished run is already stored; the one under way is not
+            batch = batch_name(task_files, settings)
+            raise TrellisError(f"interrupted: batch {batch} has {len(store.list_runs(batch_id=batch))} runs stored; "
+                               "run the same command again to resume it") from None
     fell_back = sum(r.fell_back for r in result.runs)
     failed = sum(r.status == "failed" for r in result.runs)
     print(f"batch {result.batch_id}: {len(result.runs)} runs ({failed} failed, {fell_back} fell back)"

@@ -57,7 +57,7 @@ def run_batch(
 ) -> BatchResult:
     """Run every task of ``task_files`` ``settings.repeats`` times; returns the runs made."""
     actor.require(Action.RUN)
-    batch_id = settings.batch_id or _batch_name(task_files, settings)
+    batch_id = batch_name(task_files, settings)
     done = {run.id for run in store.list_runs(batch_id=batch_id)}
     result = BatchResult(batch_id)
     work = [(f, t, r) for f in task_files for t in f.tasks for r in range(1, settings.repeats + 1)]
@@ -156,7 +156,10 @@ def model_ask(
     return ask
 
 
-def _batch_name(task_files: list[TaskFile], settings: BatchSettings) -> str:
+def batch_name(task_files: list[TaskFile], settings: BatchSettings) -> str:
+    """The batch's name: the one given, else one made of what it runs, so the same command names the same batch."""
+    if settings.batch_id:
+        return settings.batch_id
     key = json.dumps([[str(f.path) for f in task_files], settings.student, settings.scaffold, settings.runner,
                       settings.seed, settings.repeats])
     return hashlib.sha1(key.encode()).hexdigest()[:10]
