@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, time
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -33,6 +34,15 @@ def print_records(records: Sequence[Any], *, as_json: bool, columns: Sequence[Co
     for record in records:
         table.add_row(*(_cell(cell(record), empty) for _, cell in columns))
     Console().print(table)
+
+
+def write_schema(schema: dict, out: Path | None) -> None:
+    """A JSON Schema to ``out``, or to stdout when there is none."""
+    text = json.dumps(schema, indent=2) + "\n"
+    if out:
+        out.write_text(text, encoding="utf-8")
+    else:
+        print(text, end="")
 
 
 def _cell(value: object, empty: str) -> Text:

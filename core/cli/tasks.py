@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from core.cli.common import Commands
-from core.cli.output import print_records
+from core.cli.output import print_records, write_schema
 from core.errors import InputError
 from core.importers.reading import DEFAULT_MAX_BYTES
 from core.models import MB
@@ -125,8 +124,4 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def _schema(args: argparse.Namespace) -> None:
-    text = json.dumps(json_schema(), indent=2) + "\n"
-    if args.out:
-        args.out.write_text(text, encoding="utf-8")
-    else:
-        print(text, end="")
+    write_schema(json_schema(), args.out)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from rich.tree import Tree
 
 from core import export
 from core.cli.common import Commands, acting, listing, open_store
+from core.cli.output import write_schema
 from core.importers import FORMATS, import_files
 from core.importers.reading import DEFAULT_MAX_BYTES
 from core.models import MAX_NODE_BYTES, MB, json_schema
@@ -124,8 +124,4 @@ def _export(args: argparse.Namespace) -> None:
 
 
 def _schema(args: argparse.Namespace) -> None:
-    text = json.dumps(json_schema(), indent=2) + "\n"
-    if args.out:
-        args.out.write_text(text, encoding="utf-8")
-    else:
-        print(text, end="")
+    write_schema(json_schema(), args.out)

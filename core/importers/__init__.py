@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from core.auth import Action, Actor, local_actor
 from core.errors import InputError, TreeError
-from core.importers.reading import DEFAULT_MAX_BYTES, load_json, read_text
+from core.importers.reading import DEFAULT_MAX_BYTES, check_file, load_json, read_text
 from core.models import MAX_NODE_BYTES, MAX_WHOLE, MB, NODE_LIMIT, Trace
 from core.node_table import largest_node, nodes_to_arrow
 from core.store import Store
@@ -58,13 +58,7 @@ def read_file(path: str | Path, format: str = "auto", *, max_bytes: int = DEFAUL
     source = str(path)
     if format not in FORMATS:
         raise InputError(source, f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
-    if not path.is_file():
-        raise InputError(source, "no such file")
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise InputError(source, f"file is {size / MB:.1f} MB, over the {max_bytes / MB:.1f} MB limit")
-    if size == 0:
-        raise InputError(source, "file is empty")
+    check_file(path, source, max_bytes)
     if format == "auto":
         format = detect_format(path, source)
     result = []

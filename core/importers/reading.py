@@ -16,6 +16,17 @@ from core.models import MB
 DEFAULT_MAX_BYTES = 200 * MB
 
 
+def check_file(path: Path, source: str, max_bytes: int) -> None:
+    """A file to read: it exists, and is neither empty nor over ``max_bytes``; else a one-line InputError."""
+    if not path.is_file():
+        raise InputError(source, "no such file")
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise InputError(source, f"file is {size / MB:.1f} MB, over the {max_bytes / MB:.1f} MB limit")
+    if size == 0:
+        raise InputError(source, "file is empty")
+
+
 def read_text(path: Path, source: str) -> str:
     """The file as text, without the byte-order mark some Windows tools write; invalid UTF-8 is an error naming the line."""
     data = path.read_bytes()

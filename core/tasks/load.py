@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from core.errors import InputError
 from core.importers.base import describe
-from core.importers.reading import DEFAULT_MAX_BYTES, iter_jsonl, read_text
+from core.importers.reading import DEFAULT_MAX_BYTES, check_file, iter_jsonl, read_text
 from core.models import MAX_NODE_BYTES, MB
 from core.tasks.checkers import expected_problem
 from core.tasks.models import CHECKER_KINDS, KNOWN_TASK_CLASSES, TASKS_FORMAT, TASKS_VERSION, Task, TasksHeader
@@ -87,13 +87,7 @@ def load_task_files(paths: Iterable[str | Path], *, max_bytes: int = DEFAULT_MAX
 def load_task_file(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> TaskFile:
     path = Path(path)
     source = str(path)
-    if not path.is_file():
-        raise InputError(source, "no such file")
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise InputError(source, f"file is {size / MB:.1f} MB, over the {max_bytes / MB:.1f} MB limit")
-    if size == 0:
-        raise InputError(source, "file is empty")
+    check_file(path, source, max_bytes)
     text = read_text(path, source)
     header: TasksHeader | None = None
     tasks: list[Task] = []
