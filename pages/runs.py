@@ -67,10 +67,9 @@ def page() -> None:
         except TrellisError as exc:
             st.error(ui.plain(str(exc)))
             st.stop()
-        task_file.tasks = task_file.tasks[: int(limit)]
         settings = BatchSettings(student=student, scaffold=scaffold, repeats=int(repeats), seed=int(seed),
-                                 batch_id=None)
-        with st.status(f"Running {len(task_file.tasks)} tasks with {student}…", expanded=True) as status:
+                                 limit=int(limit))
+        with st.status(f"Running {len(task_file.tasks[: int(limit)])} tasks with {student}…", expanded=True) as status:
             try:
                 result = run_batch(store, [task_file], students[student], settings, actor=who, progress=st.write)
             except TrellisError as exc:

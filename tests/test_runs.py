@@ -212,3 +212,14 @@ def test_interrupting_a_batch_keeps_the_finished_runs_and_says_how_to_resume(lib
     err = capsys.readouterr().err
     assert code == 1
     assert "error: interrupted: batch" in err and "has 1 runs stored; run the same command again to resume it" in err
+
+
+def test_a_limited_batch_runs_the_first_tasks_and_a_larger_limit_goes_on_with_the_same_batch(library, tmp_path):
+    store, _ = library
+    tasks = task_file(tmp_path, {}, {}, {})
+    first = run_batch(store, [tasks], STUDENT, BatchSettings(student="mock-student", limit=1), actor=local_actor(),
+                      completion=answering(lambda prompt: "150"))
+    more = run_batch(store, [tasks], STUDENT, BatchSettings(student="mock-student", limit=3), actor=local_actor(),
+                     completion=answering(lambda prompt: "150"))
+    assert [r.task_id for r in first.runs] == ["legal-1"] and [r.task_id for r in more.runs] == ["legal-2", "legal-3"]
+    assert (more.skipped, more.batch_id) == (1, first.batch_id)

@@ -33,6 +33,7 @@ def register(commands: Commands) -> None:
     sub.add_argument("--runner", choices=RUNNERS, default="plan")
     sub.add_argument("--repeats", type=int, default=1, help="runs per task (default 1), seeds SEED, SEED+1, ...")
     sub.add_argument("--seed", type=int, default=0)
+    sub.add_argument("--limit", type=int, metavar="N", help="only the first N tasks of each file")
     sub.add_argument("--timeout", type=float, default=120.0, help="seconds per model call (default 120)")
     sub.add_argument("--api-base", help="base URL of an OpenAI-compatible server, for a --student given as a model string")
     sub.add_argument("--batch", metavar="ID", help="name the batch (default: named by what it runs)")
@@ -53,7 +54,7 @@ def _run(args: argparse.Namespace) -> None:
     student = catalog.get(args.student) or model_entry(
         args.student, {"model": args.student, "api_base": args.api_base}, f"--student {args.student}")
     settings = BatchSettings(student=student.name, scaffold=args.scaffold, runner=args.runner, repeats=args.repeats,
-                             seed=args.seed, timeout=args.timeout, batch_id=args.batch)
+                             seed=args.seed, timeout=args.timeout, batch_id=args.batch, limit=args.limit)
     with open_store(args) as store:
         try:
             result = run_batch(store, task_files, student, settings, actor=acting(store),

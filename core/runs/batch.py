@@ -42,6 +42,7 @@ class BatchSettings:
     temperature: float = 0.2
     timeout: float = 120.0  # seconds per call
     batch_id: str | None = None  # default: named by the settings and task files, so a rerun resumes
+    limit: int | None = None  # only the first N tasks of each file (a larger limit later goes on with the same batch)
 
 
 @dataclass
@@ -60,7 +61,7 @@ def run_batch(
     batch_id = batch_name(task_files, settings)
     done = {run.id for run in store.list_runs(batch_id=batch_id)}
     result = BatchResult(batch_id)
-    work = [(f, t, r) for f in task_files for t in f.tasks for r in range(1, settings.repeats + 1)]
+    work = [(f, t, r) for f in task_files for t in f.tasks[: settings.limit] for r in range(1, settings.repeats + 1)]
     for number, (task_file, task, repeat) in enumerate(work, start=1):
         run_id = f"run-{batch_id}-{task.id}-{repeat}"
         if run_id in done:
