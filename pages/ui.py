@@ -243,7 +243,7 @@ def model_catalog() -> dict[str, ModelEntry]:
         models = st.secrets.to_dict().get("models")
     except FileNotFoundError:  # no secrets.toml: the models file alone
         models = None
-    return load_catalog(models)
+    return load_catalog(models, db=db_path())
 
 
 if __name__ == "__main__":  # run as a script, as every module here may be: see pages/__init__.py

@@ -219,8 +219,10 @@ JSON_COMMANDS = {
     "runs": ([], list),
     "tasks list": (["TASKS"], list),
     "tasks check": (["TASKS", "cap", "--expected"], dict),
+    "model status": ([], dict),
+    "model list": ([], list),
 }
-NO_STORE = {"tasks list", "tasks check"}  # commands without --db
+NO_STORE = {"tasks list", "tasks check", "model list"}  # commands without --db
 
 
 @pytest.fixture(scope="module")

