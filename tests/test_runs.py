@@ -223,3 +223,23 @@ def test_a_limited_batch_runs_the_first_tasks_and_a_larger_limit_goes_on_with_th
                      completion=answering(lambda prompt: "150"))
     assert [r.task_id for r in first.runs] == ["legal-1"] and [r.task_id for r in more.runs] == ["legal-2", "legal-3"]
     assert (more.skipped, more.batch_id) == (1, first.batch_id)
+
+
+def test_a_step_that_finds_nothing_in_its_slice_falls_back(library, tmp_path):
+    store, approved = library
+    completion = answering(lambda prompt: "The text does not mention a cap." if "Your step (2 of" in prompt else "150")
+    [run] = run_batch(store, [task_file(tmp_path)], STUDENT,
+                      BatchSettings(student="mock-student", scaffold=approved["legal-contract-review"]),
+                      actor=local_actor(), completion=completion).runs
+    assert run.fell_back and run.fallback_reason.startswith("step 2 (") and run.adherence == pytest.approx(1 / 6)
+
+
+def test_a_scaffold_the_budget_cannot_pay_for_is_not_started(library, tmp_path):
+    store, approved = library
+    small = {"budget": {"max_calls": 5, "max_tokens": 200_000, "max_seconds": 600},
+             "context": {"text": CAP_CLAUSE}}
+    [run] = run_batch(store, [task_file(tmp_path, small)], STUDENT,
+                      BatchSettings(student="mock-student", scaffold=approved["legal-contract-review"]),
+                      actor=local_actor(), completion=answering(lambda prompt: "150")).runs
+    assert run.fell_back and run.fallback_reason == "the scaffold needs 7 calls; the task's budget leaves 5"
+    assert (run.status, run.score, run.calls) == ("ok", 1.0, 1)

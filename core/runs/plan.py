@@ -12,6 +12,7 @@ where and why. Every call is a node of the run's trace.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +30,10 @@ from core.text import shorten
 MIN_ADHERENCE = 0.5
 ANSWER_CHARS = 4_000  # most characters of one step's result carried into the aggregation
 UNUSABLE = {"", "n/a", "none", "null", "unknown", "i don't know", "i do not know"}
+# A short answer saying its slice of the text does not hold what the step asked for: the step found nothing.
+NOT_IN_TEXT = re.compile(
+    r"\b(does not|doesn't|do not|did not) (contain|mention|provide|specify|include|state)|\bno (information|mention)\b"
+    r"|\bnot (mentioned|provided|specified|found|stated|included)\b", re.IGNORECASE)
 
 # ask(messages, max_tokens) -> (answer text, tokens in, tokens out, cost); raises TrellisError when the model fails.
 Ask = Callable[[list[dict[str, str]], int], tuple[str, int, int, float]]
@@ -130,6 +135,9 @@ def run_plan(
 def _scaffolded(run: _Run, instruction: str, context: str, scaffold: Scaffold, window: int) -> tuple[str, str | None, float]:
     """The scaffold's first level as the plan. Returns (answer, why it fell back or None, adherence)."""
     steps = scaffold.first_level()
+    room = run.budget.max_calls - run.calls
+    if len(steps) + 1 > room:  # the steps and the aggregation: a plan the budget cannot pay for is not started
+        return "", f"the scaffold needs {len(steps) + 1} calls; the task's budget leaves {room}", 0.0
     results: list[tuple[str, str]] = []
     for number, step in enumerate(steps, start=1):
         carried = relevant_slice(context, f"{step.instruction} {step.context}", window)
@@ -177,4 +185,5 @@ def _independent(run: _Run, parent_id: str, instruction: str, context: str, wind
 
 
 def _unusable(answer: str) -> bool:
-    return answer.strip().strip(".").lower() in UNUSABLE
+    text = answer.strip()
+    return text.strip(".").lower() in UNUSABLE or (len(text) < 300 and NOT_IN_TEXT.search(text) is not None)
