@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -41,7 +42,7 @@ def trellis(*args: str) -> str:
 def one_task_file(folder: Path, task_id: str) -> Path:
     header, *tasks = (TASKS / "tasks.jsonl").read_text().splitlines()
     [task] = [line for line in tasks if json.loads(line)["id"] == task_id]
-    (folder / "docs").symlink_to(TASKS / "docs")
+    shutil.copytree(TASKS / "docs", folder / "docs")  # a task file reads its context from beside it only
     path = folder / "one.jsonl"
     path.write_text(f"{header}\n{task}\n")
     return path
