@@ -51,6 +51,15 @@ def answering(answer_for):
     return completion
 
 
+def legal_scaffold_run(library, tmp_path, completion):
+    """One run of the legal task with the approved legal scaffold, answered by ``completion``."""
+    store, approved = library
+    [run] = run_batch(store, [task_file(tmp_path)], STUDENT,
+                      BatchSettings(student="mock-student", scaffold=approved["legal-contract-review"]),
+                      actor=local_actor(), completion=completion).runs
+    return run
+
+
 @pytest.fixture
 def library():
     with Store(":memory:") as store:
@@ -86,11 +95,8 @@ def test_each_step_gets_the_slice_of_context_it_needs_not_the_whole_document(lib
 
 
 def test_a_step_with_nothing_usable_falls_back_to_independent_processing_and_says_why(library, tmp_path):
-    store, approved = library
-    completion = answering(lambda prompt: "" if "Your step (1 of" in prompt else "150")
-    [run] = run_batch(store, [task_file(tmp_path)], STUDENT,
-                      BatchSettings(student="mock-student", scaffold=approved["legal-contract-review"]),
-                      actor=local_actor(), completion=completion).runs
+    store, _ = library
+    run = legal_scaffold_run(library, tmp_path, answering(lambda prompt: "" if "Your step (1 of" in prompt else "150"))
     assert run.status == "ok" and run.fell_back and run.score == 1.0
     assert run.fallback_reason.startswith("step 1 (") and "returned nothing usable" in run.fallback_reason
     [fallback] = [n for n in store.load_trace(run.id).nodes if n.id == "fallback"]
@@ -226,11 +232,8 @@ def test_a_limited_batch_runs_the_first_tasks_and_a_larger_limit_goes_on_with_th
 
 
 def test_a_step_that_finds_nothing_in_its_slice_falls_back(library, tmp_path):
-    store, approved = library
-    completion = answering(lambda prompt: "The text does not mention a cap." if "Your step (2 of" in prompt else "150")
-    [run] = run_batch(store, [task_file(tmp_path)], STUDENT,
-                      BatchSettings(student="mock-student", scaffold=approved["legal-contract-review"]),
-                      actor=local_actor(), completion=completion).runs
+    run = legal_scaffold_run(library, tmp_path, answering(
+        lambda prompt: "The text does not mention a cap." if "Your step (2 of" in prompt else "150"))
     assert run.fell_back and run.fallback_reason.startswith("step 2 (") and run.adherence == pytest.approx(1 / 6)
 
 
