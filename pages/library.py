@@ -80,7 +80,7 @@ def page() -> None:
     )
     runs = {r.id: r for r in store.list_runs()}
     if runs:  # student runs: which scaffold each followed, and how it scored
-        table.insert(5, "scaffold", [_scaffold_of(runs.get(s.id)) for s in summaries])
+        table.insert(5, "scaffold", [runs[s.id].followed if s.id in runs else None for s in summaries])
         table.insert(6, "score", [runs[s.id].score if s.id in runs else None for s in summaries])
     all_models = sorted({m for s in summaries for m in ([s.agent] if s.agent else models.get(s.id, []))})
 
@@ -157,13 +157,6 @@ def page() -> None:
             if picked.selection.rows:
                 hit = hits[picked.selection.rows[0]]
                 st.switch_page(pages.page("trace"), query_params={"trace": hit.trace_id, "node": hit.node_id})
-
-
-def _scaffold_of(run) -> str | None:
-    """What a run followed: a scaffold version, "none", or nothing for a trace that is not a run."""
-    if run is None:
-        return None
-    return f"{run.scaffold_id} v{run.scaffold_version}" if run.scaffold_id else "none"
 
 
 if __name__ == "__main__":  # run as a script, as every module here may be: see pages/__init__.py

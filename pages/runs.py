@@ -12,6 +12,7 @@ from core.errors import TrellisError
 from core.model_catalog import STRUCTURAL, CatalogError
 from core.runs.batch import BatchSettings, run_batch
 from core.tasks.load import load_task_files, task_file_paths
+from core.text import shorten
 from pages import ui
 
 NONE, AUTO = "none", "auto"
@@ -42,9 +43,9 @@ def page() -> None:
         chosen = st.selectbox("Task set", list(files), help=f"The task files in {folder.name}/ on the server.")
         student = st.selectbox("Student model", list(students),
                                help="The models this server's operator configured (see docs/models.md).")
-        approved = [s for s in store.list_scaffolds(status="approved")]
         scaffold_labels = {NONE: "none: the student decomposes on its own", AUTO: "auto: the best approved scaffold per task"}
-        scaffold_labels |= {s.scaffold_id: f"{ui.plain(s.title)} · v{s.approved_version}" for s in approved}
+        scaffold_labels |= {s.scaffold_id: f"{shorten(s.title, 120)} · v{s.approved_version}"
+                            for s in store.list_scaffolds(status="approved")}
         scaffold = st.selectbox("Scaffold", list(scaffold_labels), format_func=scaffold_labels.__getitem__)
         columns = st.columns(3)
         limit = columns[0].number_input("Tasks (first N of the set)", 1, 1000, 3)
@@ -103,10 +104,10 @@ def page() -> None:
         "open": [pages.url("trace", trace=r.id) for r in shown],
         "task": [r.task_id for r in shown],
         "student": [r.student for r in shown],
-        "scaffold": [f"{r.scaffold_id} v{r.scaffold_version}" if r.scaffold_id else "none" for r in shown],
+        "scaffold": [r.followed for r in shown],
         "status": [r.status for r in shown],
         "score": [r.score for r in shown],
-        "why": [r.error or r.fallback_reason or r.score_explanation for r in shown],
+        "why": [r.outcome for r in shown],
         "calls": [r.calls for r in shown],
         "tokens": [r.tokens_in + r.tokens_out for r in shown],
         "seconds": [r.seconds for r in shown],

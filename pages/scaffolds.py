@@ -351,7 +351,7 @@ def page() -> None:
             st.dataframe(pd.DataFrame({
                 "open": [pages.url("trace", trace=r.id) for r in runs], "version": [r.scaffold_version for r in runs],
                 "task": [r.task_id for r in runs], "student": [r.student for r in runs], "score": [r.score for r in runs],
-                "why": [r.error or r.fallback_reason or r.score_explanation for r in runs],
+                "why": [r.outcome for r in runs],
             }), hide_index=True, width="stretch", column_config={
                 "open": st.column_config.LinkColumn("open", display_text="open trace ↗", width="small")})
 

@@ -14,7 +14,7 @@ from core.store import Store
 
 RUN_COLUMNS = [
     ("id", lambda r: r.id), ("task", lambda r: r.task_id), ("student", lambda r: r.student),
-    ("scaffold", lambda r: f"{r.scaffold_id}@{r.scaffold_version}" if r.scaffold_id else "none"),
+    ("scaffold", lambda r: r.followed),
     ("status", lambda r: r.status), ("score", lambda r: "—" if r.score is None else f"{r.score:.2f}"),
     ("fell back", lambda r: r.fallback_reason or "no"), ("calls", lambda r: r.calls),
     ("tokens", lambda r: r.tokens_in + r.tokens_out), ("seconds", lambda r: f"{r.seconds:.1f}"),

@@ -46,6 +46,16 @@ class RunRecord(BaseModel):
     seconds: float = 0.0
     started_at: datetime
 
+    @property
+    def followed(self) -> str:
+        """The scaffold version the run followed, as it is asked for (``ID@VERSION``), or "none"."""
+        return f"{self.scaffold_id}@{self.scaffold_version}" if self.scaffold_id else "none"
+
+    @property
+    def outcome(self) -> str:
+        """Why the run ended as it did, in one line: its failure, else its fallback, else the checker's verdict."""
+        return self.error or self.fallback_reason or self.score_explanation
+
 
 @dataclass
 class RunResult:
