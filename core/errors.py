@@ -28,3 +28,7 @@ class StoreError(TrellisError):
 
 class NotFound(TrellisError):
     """No trace (or node) with that id."""
+
+
+class ModelError(TrellisError):
+    """A model (teacher or student) could not be reached, or failed to answer."""

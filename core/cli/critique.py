@@ -1,6 +1,6 @@
 """`trellis critique | annotations`: critique a student trace, and list what it proposed.
 
-litellm is imported only when a model is called (core.critique.llm), so the offline structural critic starts fast.
+litellm is imported only when a model is called (core.llm), so the offline structural critic starts fast.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ real model go through the same path: prompt -> completion -> JSON -> validated
 findings -> *proposed* annotations. A teacher's output never changes anything
 else; only a person's review accepts it.
 
-litellm takes seconds to import, so only ``core.critique.llm`` imports it, and
+litellm takes seconds to import, so only ``core.llm`` imports it, and
 only when a model is called: the structural critic answers from its prompt here,
 without litellm.
 """
@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from core.auth import Action, Actor, local_actor
 from core.critique import structural
 from core.critique.models import Annotation, CritiqueError, CritiqueRun, Finding, TeacherOutput
+from core.errors import ModelError
 from core.model_catalog import STRUCTURAL as STRUCTURAL_TEACHER
 from core.model_catalog import ModelEntry, load_catalog, lookup
 from core.models import LoadedTrace
@@ -236,13 +237,13 @@ def _ask(
     if completion is None and teacher.model == STRUCTURAL_TEACHER:
         send = _answer_offline  # it never fails, so its fallbacks are never asked
     else:
-        from core.critique import llm  # imports litellm: seconds, so only when a model is called
+        from core import llm  # imports litellm: seconds, so only when a model is called
 
         if teacher.json_object_schema:  # a llama.cpp server: the schema inside a json_object format
             kwargs["response_format"] = {"type": "json_object", "schema": TeacherOutput.model_json_schema()}
         elif llm.supports_schema(teacher.model):
             kwargs["response_format"] = TeacherOutput
-        send = functools.partial(llm.call, completion)
+        send = functools.partial(_call_teacher, llm.call, completion)
 
     usage = {"tokens_in": 0, "tokens_out": 0, "cost": 0.0}
     answer = send(messages, kwargs, usage)
@@ -258,6 +259,14 @@ def _ask(
             return _parse(answer), usage
         except CritiqueError as second_problem:
             raise CritiqueError(f"teacher {teacher.model} gave unusable output twice: {second_problem}") from None
+
+
+def _call_teacher(call: Callable[..., str], completion: Completion | None, messages: list, kwargs: dict,
+                  usage: dict) -> str:
+    try:
+        return call(completion, messages, kwargs, usage, who="teacher")
+    except ModelError as exc:
+        raise CritiqueError(str(exc)) from None
 
 
 def _answer_offline(messages: list, kwargs: dict, usage: dict) -> str:

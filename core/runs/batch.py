@@ -144,7 +144,7 @@ def model_ask(
     completion: Callable[..., Any] | None = None, progress: Progress = lambda line: None,
 ) -> Ask:
     """How the plan runner asks the student: through litellm, as every model is reached."""
-    from core.critique import llm  # litellm takes seconds to import: only when a student is asked
+    from core import llm  # litellm takes seconds to import: only when a student is asked
 
     def ask(messages: list[dict[str, str]], max_tokens: int) -> tuple[str, int, int, float]:
         usage = {"tokens_in": 0, "tokens_out": 0, "cost": 0.0}

@@ -1,7 +1,7 @@
-"""The one place Trellis touches litellm: calling a teacher model and naming what went wrong.
+"""The one place Trellis touches litellm: calling a model (a teacher or a student) and naming what went wrong.
 
-Importing litellm takes seconds, so nothing imports this module at start-up: ``teacher.py``
-imports it inside the call, only when a real model (or a test's ``completion``) is asked. The
+Importing litellm takes seconds, so nothing imports this module at start-up: the teacher and the
+runs import it inside the call, only when a real model (or a test's ``completion``) is asked. The
 built-in structural critic answers without it. It is also registered here as the litellm provider
 ``trellis/structural``, so ``litellm.completion(model="trellis/structural", ...)`` answers as the
 offline critic does.
@@ -15,30 +15,30 @@ from collections.abc import Callable
 from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no price-list download on import
-# A failed call becomes one CritiqueError line; litellm would also print a traceback per failed fallback.
+# A failed call becomes one ModelError line; litellm would also print a traceback per failed fallback.
 os.environ.setdefault("LITELLM_LOG", "CRITICAL")
 import litellm  # noqa: E402
 import openai  # noqa: E402
 from litellm.llms.custom_llm import CustomLLM  # noqa: E402
 
-from core.critique.models import CritiqueError  # noqa: E402
 from core.critique.structural import answer_from_prompt  # noqa: E402
+from core.errors import ModelError  # noqa: E402
 from core.model_catalog import STRUCTURAL as STRUCTURAL_TEACHER  # noqa: E402
 
 
 def call(completion: Callable[..., Any] | None, messages: list, kwargs: dict, usage: dict, who: str = "teacher") -> str:
     """The answer text of ``completion`` (default ``litellm.completion``); every failure becomes one
-    ``CritiqueError`` line naming ``who`` was asked. Adds the call's tokens and cost to ``usage``."""
+    ``ModelError`` line naming ``who`` was asked. Adds the call's tokens and cost to ``usage``."""
     try:
         response = (completion or litellm.completion)(messages=messages, **kwargs)
     except litellm.Timeout:
-        raise CritiqueError(f"{who} {kwargs['model']} timed out after {kwargs['timeout']:g} s") from None
+        raise ModelError(f"{who} {kwargs['model']} timed out after {kwargs['timeout']:g} s") from None
     except litellm.AuthenticationError:
-        raise CritiqueError(f"{who} {kwargs['model']}: missing or invalid API key") from None
+        raise ModelError(f"{who} {kwargs['model']}: missing or invalid API key") from None
     except openai.OpenAIError as exc:  # every litellm and provider-SDK error derives from it
         if re.search(r"api[_ ]key|credentials", str(exc), re.IGNORECASE):
-            raise CritiqueError(f"{who} {kwargs['model']}: missing or invalid API key ({_first_line(exc)})") from None
-        raise CritiqueError(f"{who} {kwargs['model']} unreachable or failed: {_first_line(exc)}") from None
+            raise ModelError(f"{who} {kwargs['model']}: missing or invalid API key ({_first_line(exc)})") from None
+        raise ModelError(f"{who} {kwargs['model']} unreachable or failed: {_first_line(exc)}") from None
     if getattr(response, "usage", None):
         usage["tokens_in"] += response.usage.prompt_tokens or 0
         usage["tokens_out"] += response.usage.completion_tokens or 0
