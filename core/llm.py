@@ -20,10 +20,12 @@ os.environ.setdefault("LITELLM_LOG", "CRITICAL")
 import litellm  # noqa: E402
 import openai  # noqa: E402
 from litellm.llms.custom_llm import CustomLLM  # noqa: E402
+from pydantic import BaseModel  # noqa: E402
 
 from core.critique.structural import answer_from_prompt  # noqa: E402
 from core.errors import ModelError  # noqa: E402
 from core.model_catalog import STRUCTURAL as STRUCTURAL_TEACHER  # noqa: E402
+from core.model_catalog import ModelEntry  # noqa: E402
 
 
 def call(completion: Callable[..., Any] | None, messages: list, kwargs: dict, usage: dict, who: str = "teacher") -> str:
@@ -57,6 +59,15 @@ def supports_schema(model: str) -> bool:
         return bool(litellm.supports_response_schema(model=model))
     except Exception:  # noqa: BLE001 - unknown models: fall back to parse-and-repair
         return False
+
+
+def response_format(entry: ModelEntry, schema: type[BaseModel]) -> Any:
+    """How to ask ``entry`` for JSON of ``schema``: inside a json_object format for a llama.cpp server (which
+    refuses OpenAI's json_schema form), as the schema where litellm knows the model takes one, else None (the
+    answer is then parsed and checked)."""
+    if entry.json_object_schema:
+        return {"type": "json_object", "schema": schema.model_json_schema()}
+    return schema if supports_schema(entry.model) else None
 
 
 def _first_line(exc: Exception) -> str:

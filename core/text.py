@@ -56,3 +56,17 @@ STEM_MIN_LENGTH = 5
 
 def stem(word: str) -> str:
     return re.sub(STEM_ENDING, "", word) if len(word) > STEM_MIN_LENGTH else word
+
+
+_FENCED = re.compile(r"```(?:json)?\s*(.*?)\s*```", re.DOTALL)
+
+
+def json_object_text(answer: str) -> str:
+    """The JSON object in a model's answer: inside a Markdown fence, or from its first "{" to its last "}",
+    since small models wrap their JSON in prose; the answer as it is when it has neither."""
+    text = answer.strip()
+    fenced = _FENCED.search(text)
+    if fenced:
+        text = fenced.group(1)
+    start, end = text.find("{"), text.rfind("}")
+    return text[start:end + 1] if 0 <= start < end else text

@@ -13,6 +13,7 @@ from core.runs.batch import BatchSettings, run_batch
 from core.scaffolds.drafts import draft_scaffold
 from core.tasks.load import load_task_file
 from tests.support.people import DANA
+from tests.support.run_setup import keeping_every_step
 from tests.support.scaffold_library import approve_teacher_scaffolds, sample_files
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -38,14 +39,16 @@ def task_file(tmp_path, *tasks):
     return load_task_file(path)
 
 
-def answering(answer_for):
-    """A stand-in for litellm.completion that answers with ``answer_for(prompt)`` through mock_response."""
+def answering(answer_for, adapt=keeping_every_step):
+    """A stand-in for litellm.completion that answers through mock_response: a plan to adapt with ``adapt(prompt)``
+    (by default the scaffold's steps as they are), anything else with ``answer_for(prompt)``."""
     prompts = []
 
     def completion(messages, **kwargs):
         prompt = messages[-1]["content"]
         prompts.append(prompt)
-        return litellm.completion(model=kwargs["model"], messages=messages, mock_response=answer_for(prompt))
+        answer = adapt(prompt) if "Adapt this plan" in prompt else answer_for(prompt)
+        return litellm.completion(model=kwargs["model"], messages=messages, mock_response=answer)
 
     completion.prompts = prompts
     return completion
@@ -101,6 +104,76 @@ def test_a_step_with_nothing_usable_falls_back_to_independent_processing_and_say
     assert run.fallback_reason.startswith("step 1 (") and "returned nothing usable" in run.fallback_reason
     [fallback] = [n for n in store.load_trace(run.id).nodes if n.id == "fallback"]
     assert fallback.metadata == {"fallback": True, "reason": run.fallback_reason}
+
+
+def adapted(*steps):
+    """An adapted plan the student answers with: (from_step, instruction) pairs."""
+    return lambda prompt: json.dumps({"steps": [{"from_step": n, "instruction": text} for n, text in steps]})
+
+
+def test_the_student_adapts_the_plan_skipping_splitting_and_adding_steps(library, tmp_path):
+    store, approved = library
+    plan = adapted((1, ""), (2, "Find the defined terms about liability"), (3, "Read sections 1-10"),
+                   (3, "Read sections 11-20"), (4, ""), (5, ""), (0, "Quote the cap clause"))  # step 6 left out
+    completion = answering(lambda prompt: "150" if "How to combine" in prompt else "The cap is 150% of fees.", plan)
+    run = legal_scaffold_run(library, tmp_path, completion)
+    assert (run.status, run.score, run.fell_back, run.adherence) == ("ok", 1.0, False, pytest.approx(5 / 6))
+    loaded = store.load_trace(run.id)
+    nodes = {n.id: n for n in loaded.nodes}
+    scaffold = store.reusable_scaffold(approved["legal-contract-review"]).content.first_level()
+    assert nodes["adapt"].metadata["adaptation"] == {
+        "kept": [s.id for s in scaffold[:5]], "split": [scaffold[2].id], "skipped": [scaffold[5].id], "added": 1,
+        "in_order": True}
+    assert loaded.trace.metadata["adaptation"] == nodes["adapt"].metadata["adaptation"]
+    assert [nodes["step-3.1"].parent_id, nodes["step-3.2"].parent_id] == ["step-3", "step-3"]
+    assert nodes["step-3"].kind == "decompose" and nodes["step-3.2"].subproblem == "Read sections 11-20"
+    assert nodes["step-1"].subproblem == scaffold[0].instruction  # kept as the scaffold words it
+    assert nodes["added-1"].metadata == {"added": True} and "step-6" not in nodes
+
+
+def test_a_plan_that_drops_most_of_the_scaffold_falls_back_and_says_how_much_it_kept(library, tmp_path):
+    store, _ = library
+    run = legal_scaffold_run(library, tmp_path, answering(lambda prompt: "150", adapted((4, ""), (0, "Find the cap"))))
+    assert run.fell_back and run.score == 1.0 and run.adherence == pytest.approx(1 / 6)
+    assert run.fallback_reason == "the student's adapted plan keeps 1 of 6 scaffold steps in order (under 50%)"
+    assert "fallback" in {n.id for n in store.load_trace(run.id).nodes}
+
+
+def test_a_plan_the_student_answers_in_prose_falls_back_and_says_why(library, tmp_path):
+    run = legal_scaffold_run(library, tmp_path, answering(lambda prompt: "150", lambda prompt: "Sure! First I will read."))
+    assert run.fell_back and run.score == 1.0
+    assert run.fallback_reason.startswith("the student's adapted plan could not be read (")
+
+
+def test_a_plan_wrapped_in_prose_and_a_fence_is_still_read():
+    from core.runs.adapt import read_plan
+    from core.scaffolds.models import SubProblem
+
+    scaffold = [SubProblem(id="s1", instruction="Read"), SubProblem(id="s2", instruction="Answer")]
+    answer = 'Here is the plan:\n```json\n{"steps": [{"from_step": "2", "instruction": " Answer  it "}]}\n```'
+    [step] = read_plan(answer, scaffold)
+    assert (step.node_id, step.instruction, step.source.id) == ("step-2", "Answer it", "s2")
+
+
+def test_a_local_student_is_asked_for_its_plan_as_json_of_the_plan_schema(library, tmp_path):
+    from core.runs.adapt import AdaptedPlan
+
+    store, approved = library
+    formats = []
+
+    def completion(messages, **kwargs):
+        formats.append(kwargs.get("response_format"))
+        prompt = messages[-1]["content"]
+        answer = keeping_every_step(prompt) if "Adapt this plan" in prompt else "150"
+        return litellm.completion(model=kwargs["model"], messages=messages, mock_response=answer)
+
+    local = ModelEntry(name="local", model="openai/qwen", api_base="http://127.0.0.1:9/v1", json_object_schema=True)
+    [run] = run_batch(store, [task_file(tmp_path)], local,
+                      BatchSettings(student="local", scaffold=approved["legal-contract-review"]),
+                      actor=local_actor(), completion=completion).runs
+    assert run.status == "ok" and not run.fell_back
+    assert formats[0] == {"type": "json_object", "schema": AdaptedPlan.model_json_schema()}
+    assert formats[1:] == [None] * (len(formats) - 1)  # steps and aggregation answer in prose
 
 
 def test_without_a_scaffold_the_student_reads_a_long_context_piece_by_piece(library, tmp_path):
@@ -244,5 +317,5 @@ def test_a_scaffold_the_budget_cannot_pay_for_is_not_started(library, tmp_path):
     [run] = run_batch(store, [task_file(tmp_path, small)], STUDENT,
                       BatchSettings(student="mock-student", scaffold=approved["legal-contract-review"]),
                       actor=local_actor(), completion=answering(lambda prompt: "150")).runs
-    assert run.fell_back and run.fallback_reason == "the scaffold needs 7 calls; the task's budget leaves 5"
+    assert run.fell_back and run.fallback_reason == "the scaffold needs 8 calls; the task's budget leaves 5"
     assert (run.status, run.score, run.calls) == ("ok", 1.0, 1)

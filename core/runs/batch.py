@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from pydantic import BaseModel
+
 from core.auth import Action, Actor
 from core.errors import TrellisError
 from core.model_catalog import ModelEntry
@@ -61,6 +63,7 @@ def run_batch(
     batch_id = batch_name(task_files, settings)
     done = {run.id for run in store.list_runs(batch_id=batch_id)}
     result = BatchResult(batch_id)
+    named = None if settings.scaffold in ("none", "auto") else _named_scaffold(store, settings.scaffold)
     work = [(f, t, r) for f in task_files for t in f.tasks[: settings.limit] for r in range(1, settings.repeats + 1)]
     for number, (task_file, task, repeat) in enumerate(work, start=1):
         run_id = f"run-{batch_id}-{task.id}-{repeat}"
@@ -68,7 +71,9 @@ def run_batch(
             result.skipped += 1
             continue
         progress(f"[{number}/{len(work)}] {task.id} (repeat {repeat}): running")
-        record = _run_one(store, task_file, task, repeat, run_id, batch_id, student, settings, actor, progress, completion)
+        scaffold, retrieval = _auto_scaffold(store, task) if settings.scaffold == "auto" else (named, {})
+        record = _run_one(store, task_file, task, repeat, run_id, batch_id, student, settings, scaffold, retrieval,
+                          actor, progress, completion)
         outcome = (f"score {record.score:.2f}" if record.score is not None else f"failed: {record.error}") + (
             f"; fell back: {record.fallback_reason}" if record.fell_back else "")
         progress(f"[{number}/{len(work)}] {task.id} (repeat {repeat}): {outcome}")
@@ -78,11 +83,11 @@ def run_batch(
 
 def _run_one(
     store: Store, task_file: TaskFile, task: Task, repeat: int, run_id: str, batch_id: str, student: ModelEntry,
-    settings: BatchSettings, actor: Actor, progress: Progress, completion: Callable[..., Any] | None,
+    settings: BatchSettings, scaffold: ScaffoldVersion | None, retrieval: dict[str, Any], actor: Actor,
+    progress: Progress, completion: Callable[..., Any] | None,
 ) -> RunRecord:
     started = datetime.now(timezone.utc)
     seed = settings.seed + repeat - 1
-    scaffold, retrieval = _choose_scaffold(store, task, settings.scaffold)
     ask = model_ask(student, seed=seed, temperature=settings.temperature, timeout=settings.timeout,
                     completion=completion, progress=progress)
     job = dict(trace_id=run_id, instruction=task.instruction, context=task_file.context_text(task),
@@ -122,21 +127,22 @@ def _linked(record: RunRecord) -> dict[str, Any]:
                     "batch_id": record.batch_id}}
 
 
-def _choose_scaffold(store: Store, task: Task, choice: str) -> tuple[ScaffoldVersion | None, dict[str, Any]]:
-    """The approved scaffold version to run with, and for ``auto`` why it was chosen. Nothing unapproved."""
-    if choice == "none":
-        return None, {}
-    if choice == "auto":
-        fits = rank_scaffolds(store, task.instruction, task_class=task.task_class, limit=1)
-        if not fits:
-            return None, {"found": False, "why": "no approved scaffold or strategy"}
-        best = fits[0]
-        return store.reusable_scaffold(best.scaffold_id, best.version), {
-            "found": True, "rank": best.rank, "score": best.score, "reasons": best.reasons}
+def _auto_scaffold(store: Store, task: Task) -> tuple[ScaffoldVersion | None, dict[str, Any]]:
+    """The best approved scaffold version for ``task``, and why it was chosen. Nothing unapproved."""
+    fits = rank_scaffolds(store, task.instruction, task_class=task.task_class, limit=1)
+    if not fits:
+        return None, {"found": False, "why": "no approved scaffold or strategy"}
+    best = fits[0]
+    return store.reusable_scaffold(best.scaffold_id, best.version), {
+        "found": True, "rank": best.rank, "score": best.score, "reasons": best.reasons}
+
+
+def _named_scaffold(store: Store, choice: str) -> ScaffoldVersion:
+    """The approved version ``choice`` (ID or ID@VERSION) names; the scaffold's approved version without one."""
     scaffold_id, _, version = choice.partition("@")
     if version and not version.isdigit():
         raise TrellisError(f"--scaffold {choice!r}: a version is a whole number, as in {scaffold_id}@3")
-    return store.reusable_scaffold(scaffold_id, int(version) if version else None), {}
+    return store.reusable_scaffold(scaffold_id, int(version) if version else None)
 
 
 def model_ask(
@@ -146,10 +152,12 @@ def model_ask(
     """How the plan runner asks the student: through litellm, as every model is reached."""
     from core import llm  # litellm takes seconds to import: only when a student is asked
 
-    def ask(messages: list[dict[str, str]], max_tokens: int) -> tuple[str, int, int, float]:
+    def ask(messages: list[dict[str, str]], max_tokens: int, schema: type[BaseModel] | None) -> tuple[str, int, int, float]:
         usage = {"tokens_in": 0, "tokens_out": 0, "cost": 0.0}
         kwargs = {**entry.litellm_kwargs(), "timeout": timeout, "max_tokens": max_tokens, "temperature": temperature,
                   "seed": seed, "num_retries": 0}
+        if schema is not None and (answer_format := llm.response_format(entry, schema)) is not None:
+            kwargs["response_format"] = answer_format
         progress(f"    asking {entry.name}: {shorten(messages[-1]['content'], 60)}")
         answer = llm.call(completion, messages, kwargs, usage, who="student")
         return answer, usage["tokens_in"], usage["tokens_out"], usage["cost"]

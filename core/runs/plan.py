@@ -1,12 +1,15 @@
 """The `plan` runner: Trellis's own decompose, recurse and aggregate executor, for students too weak to write code.
 
-With a scaffold, its first level is the plan: each step is one call that gets the step's instruction
-and the slice of the context the step says to carry, and the aggregation rule combines the results.
+With a scaffold, its first level is the plan. The student first adapts it to its task (keeps, skips,
+splits or adds steps: see ``core.runs.adapt``); then each step is one call that gets the step's
+instruction and the slice of the context the step says to carry, and the aggregation rule combines
+the results.
 Without one, the student answers directly when the context fits its window, and otherwise processes
 the context piece by piece and combines its notes ("independent processing").
 
-A scaffolded run falls back to independent processing when a step fails or returns nothing usable,
-or when too few of the scaffold's steps could be carried out; the trace records that it fell back,
+A scaffolded run falls back to independent processing when the adapted plan cannot be read or keeps
+under half of the scaffold's steps in order, when a step fails or returns nothing usable, when too few
+of the scaffold's steps could be carried out, or when the budget cannot pay for the plan; the trace records that it fell back,
 where and why. Every call is a node of the run's trace.
 """
 
@@ -18,8 +21,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from pydantic import BaseModel
+
 from core.errors import TrellisError
 from core.models import Node, NodeKind, Role, Status, Trace
+from core.runs.adapt import (
+    OPENING_CHARS,
+    AdaptedPlan,
+    Step,
+    UnreadablePlan,
+    adapt_prompt,
+    adaptation,
+    kept_in_order,
+    read_plan,
+)
 from core.runs.context import WINDOW_CHARS, pieces, relevant_slice
 from core.runs.models import RunResult
 from core.scaffolds.models import Scaffold
@@ -35,8 +50,9 @@ NOT_IN_TEXT = re.compile(
     r"\b(does not|doesn't|do not|did not) (contain|mention|provide|specify|include|state)|\bno (information|mention)\b"
     r"|\bnot (mentioned|provided|specified|found|stated|included)\b", re.IGNORECASE)
 
-# ask(messages, max_tokens) -> (answer text, tokens in, tokens out, cost); raises TrellisError when the model fails.
-Ask = Callable[[list[dict[str, str]], int], tuple[str, int, int, float]]
+# ask(messages, max_tokens, schema) -> (answer text, tokens in, tokens out, cost); the schema, when given, is the
+# JSON the answer should be; raises TrellisError when the model fails.
+Ask = Callable[[list[dict[str, str]], int, type[BaseModel] | None], tuple[str, int, int, float]]
 
 
 class BudgetExceeded(TrellisError):
@@ -54,6 +70,7 @@ class _Run:
     tokens_in: int = 0
     tokens_out: int = 0
     cost: float = 0.0
+    adaptation: dict | None = None  # what the student did to the scaffold's plan (see core.runs.adapt)
 
     def node(self, node_id: str, parent_id: str | None, kind: NodeKind, subproblem: str, **fields) -> Node:
         siblings = sum(1 for n in self.nodes if n.parent_id == parent_id)
@@ -63,7 +80,7 @@ class _Run:
         return made
 
     def call(self, node_id: str, parent_id: str, kind: NodeKind, subproblem: str, prompt: str, context: str,
-             max_tokens: int = 400) -> str:
+             max_tokens: int = 400, schema: type[BaseModel] | None = None) -> str:
         """One model call, as one node; a failed call is an error node and raises."""
         if self.calls >= self.budget.max_calls:
             raise BudgetExceeded(f"the budget of {self.budget.max_calls} calls is spent")
@@ -75,7 +92,7 @@ class _Run:
         start = datetime.now(timezone.utc)
         self.calls += 1
         try:
-            answer, tokens_in, tokens_out, cost = self.ask(messages, max_tokens)
+            answer, tokens_in, tokens_out, cost = self.ask(messages, max_tokens, schema)
         except TrellisError as exc:
             self.node(node_id, parent_id, kind, subproblem, context=context, model=self.model, start_time=start,
                       end_time=datetime.now(timezone.utc), status=Status.ERROR, error=str(exc))
@@ -126,43 +143,84 @@ def run_plan(
         id=trace_id, title=shorten(instruction, 120), task=instruction, task_class=task_class, role=Role.STUDENT,
         agent=model, created_at=datetime.now(timezone.utc),
         metadata={"runner": "plan", "scaffolded": scaffold is not None, "fell_back": fallback is not None,
-                  "fallback_reason": fallback, "adherence": adherence},
+                  "fallback_reason": fallback, "adherence": adherence, "adaptation": run.adaptation},
     )
     return RunResult(trace, run.nodes, answer, fallback is not None, fallback, fallback_node, adherence, failed,
                       run.calls, run.tokens_in, run.tokens_out, run.cost, seconds)
 
 
 def _scaffolded(run: _Run, instruction: str, context: str, scaffold: Scaffold, window: int) -> tuple[str, str | None, float]:
-    """The scaffold's first level as the plan. Returns (answer, why it fell back or None, adherence)."""
-    steps = scaffold.first_level()
+    """The scaffold's first level as the plan, adapted by the student. Returns (answer, why it fell back or None,
+    adherence)."""
+    plan = scaffold.first_level()
     room = run.budget.max_calls - run.calls
-    if len(steps) + 1 > room:  # the steps and the aggregation: a plan the budget cannot pay for is not started
-        return "", f"the scaffold needs {len(steps) + 1} calls; the task's budget leaves {room}", 0.0
-    results: list[tuple[str, str]] = []
-    for number, step in enumerate(steps, start=1):
-        carried = relevant_slice(context, f"{step.instruction} {step.context}", window)
-        prompt = (f"Overall task: {instruction}\n\nYour step ({number} of {len(steps)}): {step.instruction}\n"
-                  + (f"Return: {step.output_shape}\n" if step.output_shape else "")
+    if len(plan) + 2 > room:  # adapting, the steps, the aggregation: a plan the budget cannot pay for is not started
+        return "", f"the scaffold needs {len(plan) + 2} calls; the task's budget leaves {room}", 0.0
+    try:
+        answer = run.call("adapt", "root", NodeKind.DECOMPOSE, "Adapt the scaffold's plan to this task",
+                          adapt_prompt(instruction, context, plan), shorten(context, OPENING_CHARS), max_tokens=400,
+                          schema=AdaptedPlan)
+        steps = read_plan(answer, plan)
+    except BudgetExceeded:
+        raise
+    except UnreadablePlan as exc:
+        return "", f"the student's adapted plan could not be read ({exc})", 0.0
+    except TrellisError as exc:
+        return "", f"adapting the plan failed: {exc}", 0.0
+    run.adaptation = adaptation(steps, plan)
+    run.nodes[-1].metadata = {"adaptation": run.adaptation}
+    planned = kept_in_order([s.number for s in steps]) / len(plan)
+    if planned < MIN_ADHERENCE:
+        return "", (f"the student's adapted plan keeps {kept_in_order([s.number for s in steps])} of {len(plan)} "
+                    f"scaffold steps in order (under {MIN_ADHERENCE:.0%})"), planned
+    room = run.budget.max_calls - run.calls
+    if len(steps) + 1 > room:
+        return "", f"the adapted plan needs {len(steps) + 1} calls; the task's budget leaves {room}", planned
+    results: list[tuple[Step, str]] = []
+    for position, step in enumerate(steps, start=1):
+        parent = "root"
+        if step.part is not None:
+            parent = f"step-{step.number}"
+            if step.part == 1:
+                run.node(parent, "root", NodeKind.DECOMPOSE, step.source.instruction,
+                         metadata={"scaffold_step": step.source.id, "split": True})
+        hint = step.source.context if step.source else ""
+        carried = relevant_slice(context, f"{instruction} {step.instruction} {hint}", window)
+        prompt = (f"Overall task: {instruction}\n\nYour step ({position} of {len(steps)}): {step.instruction}\n"
+                  + (f"Return: {step.source.output_shape}\n" if step.source and step.source.output_shape else "")
                   + f"\nText:\n{carried}")
+        where = f"step {position} ({shorten(step.instruction, 60)})"
         try:
-            result = run.call(f"step-{number}", "root", NodeKind.RECURSE, step.instruction, prompt, carried)
+            result = run.call(step.node_id, parent, NodeKind.RECURSE, step.instruction, prompt, carried)
         except BudgetExceeded:
             raise
         except TrellisError as exc:
-            return "", f"step {number} ({shorten(step.instruction, 60)}) failed: {exc}", len(results) / len(steps)
+            return "", f"{where} failed: {exc}", _adherence(results, plan)
+        run.nodes[-1].metadata = {"scaffold_step": step.source.id} if step.source else {"added": True}
         if _unusable(result):
-            if step.optional:
+            if step.source is None or step.source.optional or _another_part_answers(step, steps, position):
                 continue
-            return "", f"step {number} ({shorten(step.instruction, 60)}) returned nothing usable", len(results) / len(steps)
-        results.append((step.instruction, result))
-    adherence = len(results) / len(steps)
+            return "", f"{where} returned nothing usable", _adherence(results, plan)
+        results.append((step, result))
+    adherence = _adherence(results, plan)
     if adherence < MIN_ADHERENCE:
-        return "", f"only {len(results)} of {len(steps)} scaffold steps could be carried out", adherence
-    notes = "\n\n".join(f"Step: {s}\nResult: {shorten(r, ANSWER_CHARS)}" for s, r in results)
+        return "", f"only {kept_in_order([s.number for s, _ in results])} of {len(plan)} scaffold steps could be " \
+                   "carried out", adherence
+    notes = "\n\n".join(f"Step: {s.instruction}\nResult: {shorten(r, ANSWER_CHARS)}" for s, r in results)
     rule = scaffold.aggregation or "Combine the step results into one answer."
     prompt = f"Task: {instruction}\n\nHow to combine: {rule}\n\n{notes}\n\nGive the final answer only."
     answer = run.call("aggregate", "root", NodeKind.AGGREGATE, rule, prompt, notes)
     return answer, None, adherence
+
+
+def _adherence(results: list[tuple[Step, str]], plan: list) -> float:
+    """The share of the scaffold's steps carried out with a usable result, in the scaffold's order."""
+    return kept_in_order([step.number for step, _ in results]) / len(plan)
+
+
+def _another_part_answers(step: Step, steps: list[Step], position: int) -> bool:
+    """Whether a split scaffold step still has a part to come (or one done): one empty part does not sink it."""
+    return step.part is not None and any(s.number == step.number for s in steps if s is not step)
 
 
 def _independent(run: _Run, parent_id: str, instruction: str, context: str, window: int) -> str:

@@ -2,21 +2,27 @@
 endpoint, so a test can see what the server sent where, and with which key.
 
 It is bounded: it records at most `max_requests` requests (later ones get 503) and shuts itself down
-after `lifetime` seconds even if a test never closes it.
+after `lifetime` seconds even if a test never closes it. `answer` is the reply's text, or a function of the
+request's last message that gives it. `delay` makes it a slow model: it waits that many
+seconds before each answer.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MAX_BODY = 1 << 20
 
 
 class Listener:
-    def __init__(self, answer: str = '{"findings": []}', *, max_requests: int = 20, lifetime: float = 300.0):
+    def __init__(self, answer: str | Callable[[str], str] = '{"findings": []}', *, max_requests: int = 20, lifetime: float = 300.0,
+                 delay: float = 0.0):
         self.answer = answer
+        self.delay = delay
         self.max_requests = max_requests
         self.requests: list[dict] = []  # {"method", "path", "headers", "body"}
         listener = self
@@ -36,7 +42,8 @@ class Listener:
                     full = len(listener.requests) >= listener.max_requests
                     if not full:
                         listener.requests.append({"method": self.command, "path": self.path, "headers": headers, "body": body})
-                reply = b"" if full else json.dumps(listener._completion()).encode()
+                reply = b"" if full else json.dumps(listener._completion(body)).encode()
+                time.sleep(listener.delay)
                 self.send_response(503 if full else 200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(reply)))
@@ -62,10 +69,11 @@ class Listener:
         with self._lock:
             return json.dumps(self.requests)
 
-    def _completion(self) -> dict:
+    def _completion(self, body: str) -> dict:
+        content = self.answer(json.loads(body)["messages"][-1]["content"]) if callable(self.answer) else self.answer
         return {
             "id": "chatcmpl-listener", "object": "chat.completion", "created": 0, "model": "listener",
-            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": self.answer}}],
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
             "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
         }
 

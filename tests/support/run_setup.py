@@ -6,6 +6,22 @@ from pathlib import Path
 TASK_ANSWER = "150"
 
 
+def plan_steps(prompt: str) -> list[int]:
+    """The numbers of the scaffold steps a prompt asking the student to adapt a plan offers."""
+    offered = prompt.split("A plan that worked on a similar task:\n")[1].split("\n\n")[0]
+    return [int(line.split(".")[0]) for line in offered.splitlines()]
+
+
+def keeping_every_step(prompt: str) -> str:
+    """A student's adapted plan that keeps the scaffold's steps as they are."""
+    return json.dumps({"steps": [{"from_step": n, "instruction": ""} for n in plan_steps(prompt)]})
+
+
+def student_answer(prompt: str) -> str:
+    """A student that keeps the scaffold's plan when asked to adapt one, and answers every task correctly."""
+    return keeping_every_step(prompt) if "Adapt this plan" in prompt else TASK_ANSWER
+
+
 def write_tasks(folder: Path, count: int = 2) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     lines = [{"format": "trellis-tasks", "version": 1, "title": "liability caps"}]
