@@ -37,10 +37,12 @@ def call(completion: Callable[..., Any] | None, messages: list, kwargs: dict, us
         raise ModelError(f"{who} {kwargs['model']} timed out after {kwargs['timeout']:g} s") from None
     except litellm.AuthenticationError:
         raise ModelError(f"{who} {kwargs['model']}: missing or invalid API key") from None
+    except litellm.ContextWindowExceededError as exc:
+        raise ModelError(f"{who} {kwargs['model']}: the prompt is over its context window ({_reason(exc)})") from None
     except openai.OpenAIError as exc:  # every litellm and provider-SDK error derives from it
         if re.search(r"api[_ ]key|credentials", str(exc), re.IGNORECASE):
-            raise ModelError(f"{who} {kwargs['model']}: missing or invalid API key ({_first_line(exc)})") from None
-        raise ModelError(f"{who} {kwargs['model']} unreachable or failed: {_first_line(exc)}") from None
+            raise ModelError(f"{who} {kwargs['model']}: missing or invalid API key ({_reason(exc)})") from None
+        raise ModelError(f"{who} {kwargs['model']} unreachable or failed: {_reason(exc)}") from None
     if getattr(response, "usage", None):
         usage["tokens_in"] += response.usage.prompt_tokens or 0
         usage["tokens_out"] += response.usage.completion_tokens or 0
@@ -48,7 +50,12 @@ def call(completion: Callable[..., Any] | None, messages: list, kwargs: dict, us
         usage["cost"] += litellm.completion_cost(completion_response=response) or 0.0
     except Exception:  # noqa: BLE001 - litellm has no price for custom or local models
         pass
-    return response.choices[0].message.content or ""
+    if not response.choices:
+        raise ModelError(f"{who} {kwargs['model']} answered with no choices")
+    choice = response.choices[0]
+    if choice.message.content is None:  # not an empty answer to score: the model said nothing at all
+        raise ModelError(f"{who} {kwargs['model']} returned no text (finish reason: {choice.finish_reason})")
+    return choice.message.content
 
 
 def supports_schema(model: str) -> bool:
@@ -70,8 +77,14 @@ def response_format(entry: ModelEntry, schema: type[BaseModel]) -> Any:
     return schema if supports_schema(entry.model) else None
 
 
-def _first_line(exc: Exception) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+# litellm prefixes a provider's message with its own class names: "litellm.BadRequestError: OpenAIException - ".
+_ERROR_PREFIX = re.compile(r"^(?:(?:litellm\.)?\w+(?:Error|Exception)\s*(?::|-)\s*)+")
+
+
+def _reason(exc: Exception) -> str:
+    """The provider's own message, on one line, without litellm's class-name prefixes."""
+    line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return (_ERROR_PREFIX.sub("", line) or line)[:300]
 
 
 class StructuralTeacher(CustomLLM):

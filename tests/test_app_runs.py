@@ -5,14 +5,15 @@ import os
 import pytest
 import streamlit as st
 
+from pages.runs import RUNNING_BATCH, RunningBatch
 from tests.support.explorer_library import open_page
 from tests.support.http_listener import Listener
-from tests.support.run_setup import TASK_ANSWER, write_models, write_tasks
+from tests.support.run_setup import student_answer, write_models, write_tasks
 
 
 @pytest.fixture
 def student(tmp_path, monkeypatch, library):
-    with Listener(TASK_ANSWER) as endpoint:
+    with Listener(student_answer) as endpoint:
         monkeypatch.setenv("TRELLIS_MODELS", str(write_models(tmp_path / "models.toml", endpoint.url)))
         monkeypatch.setenv("TRELLIS_TASKS", str(write_tasks(tmp_path / "tasks")))
         yield endpoint
@@ -51,3 +52,21 @@ def test_runs_with_a_scaffold_are_listed_on_that_scaffolds_page(student):
     assert per_version.value.to_dict("records")[0] | {"mean_score": 1.0} == {
         "version": 1, "runs": 2, "mean_score": 1.0, "fell_back": 0, "failed": 0}
     assert list(runs.value["task"]) == ["cap-1", "cap-2"]
+
+
+def test_a_batch_stopped_midway_says_what_it_kept_and_how_to_resume_it(student):
+    at = open_page("runs")
+    at.number_input[0].set_value(1)  # the first of the 2 tasks: as far as a stopped batch got
+    next(b for b in at.button if b.label == "Start").click().run()
+    assert not at.exception, at.exception
+    batch = at.selectbox[-1].value
+    assert not at.warning  # a batch that ran to its end leaves nothing to report on the next run
+    assert not at.run().warning
+
+    # what a script stopped midway through the 2-run batch (by Cancel) leaves behind: its marker, never cleared
+    at.session_state[RUNNING_BATCH] = RunningBatch(batch, runs=2)
+    at.run()
+    assert [w.value for w in at.warning] == [
+        f"Cancelled batch {batch}: 1 of 2 runs finished and kept. Start the same batch again to resume it."]
+    assert at.selectbox[-1].value == batch
+    assert not at.run().warning  # said once

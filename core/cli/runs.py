@@ -44,7 +44,7 @@ def register(commands: Commands) -> None:
     sub.add_argument("--scaffold", metavar="SCAFFOLD_ID")
 
 
-def _run(args: argparse.Namespace) -> None:
+def _run(args: argparse.Namespace) -> int:
     # The runner and task files load only for this command.
     from core.runs.batch import BatchSettings, batch_name, run_batch
     from core.tasks.load import load_task_files
@@ -68,6 +68,7 @@ def _run(args: argparse.Namespace) -> None:
     print(f"batch {result.batch_id}: {len(result.runs)} runs ({failed} failed, {fell_back} fell back)"
           + (f", {result.skipped} already done" if result.skipped else ""), file=sys.stderr)
     print_records(result.runs, as_json=args.json, columns=RUN_COLUMNS, empty="—")
+    return 1 if result.runs and failed == len(result.runs) else 0  # nothing ran: a script must not go on
 
 
 def _runs(store: Store, args: argparse.Namespace) -> list[RunRecord]:

@@ -1,8 +1,9 @@
 """Running a student over task files: pick the scaffold, run each task, score it, store run and trace together.
 
 A batch is named by what it runs (task files, student, scaffold choice, runner, seed, repeats), so the
-same command run again after an interruption resumes it: runs already stored are not done again. A
-run that fails is stored too, marked failed with its reason, and the rest of the batch goes on.
+same command run again after an interruption resumes it: runs finished are not done again. A run that
+fails is stored too, marked failed with its reason, and the rest of the batch goes on; running the
+batch again does the failed runs again (the model server may be back).
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def run_batch(
     """Run every task of ``task_files`` ``settings.repeats`` times; returns the runs made."""
     actor.require(Action.RUN)
     batch_id = batch_name(task_files, settings)
-    done = {run.id for run in store.list_runs(batch_id=batch_id)}
+    done = {run.id for run in store.list_runs(batch_id=batch_id) if run.status == "ok"}  # failed ones are done again
     result = BatchResult(batch_id)
     named = None if settings.scaffold in ("none", "auto") else _named_scaffold(store, settings.scaffold)
     work = [(f, t, r) for f in task_files for t in f.tasks[: settings.limit] for r in range(1, settings.repeats + 1)]

@@ -7,6 +7,7 @@ import json
 import pyarrow as pa
 
 from core.auth import Action, Actor
+from core.errors import StoreError
 from core.models import Trace
 from core.runs.models import RunRecord
 from core.store.connection import audit
@@ -18,12 +19,17 @@ _RUN_COLUMNS = ", ".join(_RUN_FIELDS)
 
 class RunQueries(TraceQueries):
     def add_run(self, run: RunRecord, trace: Trace, nodes: pa.Table, depth: list[int], *, actor: Actor) -> None:
-        """Store a run and its trace in one transaction: a run is never without its trace, nor the reverse."""
+        """Store a run and its trace in one transaction: a run is never without its trace, nor the reverse.
+        A run that failed before (a dead model server, say) is replaced, trace and all; a finished one never is."""
         actor.require(Action.RUN)
         values = run.model_dump()
         values["retrieval"] = json.dumps(values["retrieval"])
         with self._transaction() as cur:
-            self._insert_trace(cur, trace, nodes, depth, None, None, replace=False)
+            earlier = cur.execute("SELECT status FROM runs WHERE id = ?", [run.id]).fetchone()
+            if earlier and earlier[0] != "failed":
+                raise StoreError(f"run {run.id!r} is already in {self.path}, finished")
+            cur.execute("DELETE FROM runs WHERE id = ?", [run.id])
+            self._insert_trace(cur, trace, nodes, depth, None, None, replace=earlier is not None)
             cur.execute(f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({', '.join('?' * len(_RUN_FIELDS))})",
                         [values[f] for f in _RUN_FIELDS])
             audit(cur, actor, "run", run.id, task=run.task_id, student=run.student, scaffold=run.scaffold_id,
