@@ -13,10 +13,12 @@ server's credentials go. Entries come from a models file (``$TRELLIS_MODELS``, e
     model = "openai/llama3.1"
     api_base = "http://127.0.0.1:11434/v1"
     timeout = 120
+    context_tokens = 8192                 # its context window: critique prompts are fitted into it
 
 The built-in offline critic ``trellis/structural`` is always first, and the default. While a
 local model server is running (``trellis model serve``, core.runtime), the entry ``local`` offers
-it: ``openai/ALIAS`` at its loopback URL, no key, the schema sent as llama.cpp takes it.
+it: ``openai/ALIAS`` at its loopback URL, no key, the schema sent as llama.cpp takes it, and the
+window the server was started with.
 """
 
 from __future__ import annotations
@@ -56,6 +58,9 @@ class ModelEntry(BaseModel):
     # llama.cpp's servers take a JSON schema as {"type": "json_object", "schema": ...} (and
     # llama-cpp-python's rejects OpenAI's "json_schema"): send it that way to this endpoint.
     json_object_schema: bool = False
+    # The model's context window in tokens, when known: a critique prompt is cut to leave its answer room
+    # there. Unknown (None), the whole prompt is sent, as to a hosted model with a large window.
+    context_tokens: int | None = Field(default=None, ge=1)
 
     def litellm_kwargs(self) -> dict[str, Any]:
         """model, api_base and api_key for a call to this entry: its own key, and only to its own endpoint."""
@@ -106,7 +111,7 @@ def local_entry(db: str | None = None) -> ModelEntry | None:
     if state is None:
         return None
     return ModelEntry(name=LOCAL, model=f"openai/{state.alias}", api_base=state.url, timeout=MAX_TIMEOUT,
-                      json_object_schema=True)
+                      json_object_schema=True, context_tokens=state.context)
 
 
 def model_entry(name: str, fields: Mapping[str, Any], where: str) -> ModelEntry:

@@ -1,3 +1,4 @@
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -6,7 +7,8 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # before anything
 
 import pytest
 
-from core import Store
+from core import Store, runtime
+from core.model_catalog import LOCAL, ModelEntry, load_catalog
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_traces"
@@ -62,6 +64,31 @@ def library(tmp_path_factory, monkeypatch_module):
 def monkeypatch_module():
     with pytest.MonkeyPatch.context() as patch:
         yield patch
+
+
+SESSION_CONTEXT = 4096  # the local server's window: loads fast; the sample critique prompt is cut to fit it
+
+
+@pytest.fixture(scope="session")
+def local_server(tmp_path_factory):
+    """(database path, state) of one real local model server beside a fresh database; stopped by pid afterwards."""
+    db = str(tmp_path_factory.mktemp("local") / "trellis.duckdb")
+    try:
+        state = runtime.serve(context=SESSION_CONTEXT, db=db)
+    except runtime.LocalModelError as exc:
+        pytest.fail(f"the local model could not be served ({exc}); `make test` installs it: run `make setup`",
+                    pytrace=False)
+    except runtime.NoWeights as exc:
+        pytest.fail(f"no local model weights ({exc}); `make setup` installs them", pytrace=False)
+    yield db, state
+    with contextlib.suppress(runtime.LocalModelError):
+        runtime.stop(db)
+
+
+@pytest.fixture
+def local_entry(local_server) -> ModelEntry:
+    db, _ = local_server
+    return load_catalog(db=db)[LOCAL]
 
 
 # The browser tests' server and Chromium, shared by every test_browser_* module (see tests/support/browser_support.py).

@@ -1,14 +1,25 @@
 """Critique through litellm: the offline structural teacher and a mocked real model."""
 
 import json
+import re
 
 import litellm
 import pytest
 
 from core import import_files
+from core.critique import structural
 from core.critique.models import TeacherOutput
-from core.critique.teacher import CritiqueError, TeacherSettings, build_messages, run_critique
-from tests.conftest import ROOT, trellis_json
+from core.critique.teacher import (
+    ANSWER_TOKENS,
+    CritiqueError,
+    TeacherSettings,
+    build_messages,
+    capability_profile,
+    estimate_tokens,
+    run_critique,
+)
+from core.model_catalog import ModelEntry
+from tests.conftest import ROOT, SAMPLES, trellis_json
 
 STUDENT = [
     {"id": "root", "kind": "decompose", "subproblem": "Assess the risk in the services agreement"},
@@ -74,6 +85,8 @@ def test_a_real_model_answer_becomes_proposed_annotations(store, student):
     assert result.run.tokens_in > 0 and result.run.tokens_out > 0
     sent = completion.calls[0]
     assert sent["timeout"] == 60 and sent["num_retries"] == 2
+    assert sent["max_tokens"] == ANSWER_TOKENS  # a window that is not known: the default answer budget
+    assert result.run.settings["omitted"] == [] and result.run.settings["context_tokens"] is None
     assert sent["response_format"] is TeacherOutput  # gpt-4o-mini supports JSON schema output
 
 
@@ -150,3 +163,75 @@ def test_injected_trace_text_only_ever_yields_valid_proposed_annotations(store, 
     stored = store.list_annotations("attack")
     assert stored and all(a.status == "proposed" and a.reviewer is None for a in stored)
     assert store.count_traces() == 1 and store.list_traces()[0].node_count == 4
+
+
+# --------------------------------------------------------------- a teacher with a small window
+
+LEGAL_STUDENT, LEGAL_TEACHER = "legal-msa-student-8b", "legal-msa-teacher-70b"
+
+
+@pytest.fixture
+def legal(store):
+    """The sample student and its reference: a whole critique prompt of ~11,600 estimated tokens."""
+    import_files(store, [SAMPLES / f"{LEGAL_STUDENT}.json", SAMPLES / f"{LEGAL_TEACHER}.json"])
+    return store
+
+
+def small(window):
+    return {"small": ModelEntry(name="small", model="openai/gpt-4o-mini", context_tokens=window)}
+
+
+def test_a_small_window_gets_a_prompt_that_fits_and_says_what_it_left_out(legal):
+    completion = mocked(json.dumps({"findings": [finding(node_id="s-legal-2.5")]}))
+    result = run_critique(legal, LEGAL_STUDENT, LEGAL_TEACHER, TeacherSettings(teacher="small"), catalog=small(4096),
+                          completion=completion)
+    [sent] = completion.calls
+    assert sent["max_tokens"] == 1024  # a quarter of the window
+    assert estimate_tokens(sent["messages"]) <= 4096 - 1024
+    [user] = [m["content"] for m in sent["messages"] if m["role"] == "user"]
+    omitted = result.run.settings["omitted"]
+    assert "the reference trace" in omitted
+    assert user.startswith(f"Left out to fit your context window: {'; '.join(omitted)}.")
+    assert "<reference_trace>" not in user and user.endswith("</data>")
+    # The student nodes the structural findings point at are all still there.
+    findings = structural.critique(legal.load_trace(LEGAL_STUDENT), legal.load_trace(LEGAL_TEACHER))
+    student_part = user.split("<student_trace>\n", 1)[1].split("\n</student_trace>", 1)[0]
+    shown = {json.loads(line).get("id") for line in student_part.splitlines()}
+    assert findings and {f.node_id for f in findings} <= shown
+    assert [a.node_id for a in result.annotations] == ["s-legal-2.5"]
+    assert (result.run.settings["context_tokens"], result.run.settings["max_tokens"]) == (4096, 1024)
+
+
+def test_a_larger_window_leaves_out_less(legal):
+    outcomes = {}
+    for window in (8192, 16384):
+        completion = mocked(json.dumps({"findings": []}))
+        result = run_critique(legal, LEGAL_STUDENT, LEGAL_TEACHER, TeacherSettings(teacher="small"),
+                              catalog=small(window), completion=completion)
+        outcomes[window] = result.run.settings["omitted"]
+        assert estimate_tokens(completion.calls[0]["messages"]) <= window - min(ANSWER_TOKENS, window // 4)
+    assert outcomes[8192] and not any("finding" in what for what in outcomes[8192])  # findings whole
+    assert outcomes[16384] == []  # the whole prompt fits
+
+
+def test_a_window_too_small_for_any_prompt_is_one_error_line_and_nothing_stored(legal):
+    completion = mocked(json.dumps({"findings": []}))
+    with pytest.raises(CritiqueError) as raised:
+        run_critique(legal, LEGAL_STUDENT, LEGAL_TEACHER, TeacherSettings(teacher="small"), catalog=small(1024),
+                     completion=completion)
+    assert re.fullmatch(r"the prompt needs ~\d+ tokens at its shortest, plus 256 for the answer; "
+                        r"teacher small has a window of 1024", str(raised.value)), str(raised.value)
+    assert completion.calls == [] and legal.list_critique_runs(LEGAL_STUDENT) == []
+    assert legal.list_annotations(LEGAL_STUDENT) == []
+
+
+def test_the_whole_prompt_is_what_a_model_with_no_known_window_gets(legal):
+    student, reference = legal.load_trace(LEGAL_STUDENT), legal.load_trace(LEGAL_TEACHER)
+    completion = mocked(json.dumps({"findings": []}))
+    run_critique(legal, LEGAL_STUDENT, LEGAL_TEACHER, TeacherSettings(teacher="openai/gpt-4o-mini"),
+                 completion=completion)
+    [user] = [m["content"] for m in completion.calls[0]["messages"] if m["role"] == "user"]
+    assert user.startswith("<data>") and "<reference_trace>" in user
+    assert user == build_messages(student, reference, structural.critique(student, reference),
+                                  capability_profile(legal, student))[1]["content"]
+    assert estimate_tokens(completion.calls[0]["messages"]) > 4096  # so the cuts above were needed

@@ -22,7 +22,15 @@ api_key_env = "OPENAI_API_KEY"
 model = "openai/llama3.1"
 api_base = "http://127.0.0.1:11434/v1"
 timeout = 120
+context_tokens = 8192
 """
+
+
+@pytest.fixture(autouse=True)
+def no_local_server(tmp_path, monkeypatch):
+    """A database with no local model server beside it: the catalogs here are exact, whatever
+    `make run MODEL=local` serves beside ./trellis.duckdb."""
+    monkeypatch.setenv("TRELLIS_DB", str(tmp_path / "trellis.duckdb"))
 
 
 @pytest.fixture
@@ -63,6 +71,7 @@ def test_models_file_entries_follow_the_built_in_critic(models_file):
     assert list(catalog) == [STRUCTURAL, "gpt-4o-mini", "local-llama"]
     assert catalog["gpt-4o-mini"] == ModelEntry(name="gpt-4o-mini", model="openai/gpt-4o-mini", api_key_env="OPENAI_API_KEY")
     assert catalog["local-llama"].api_base == "http://127.0.0.1:11434/v1" and catalog["local-llama"].timeout == 120
+    assert catalog["local-llama"].context_tokens == 8192 and catalog["gpt-4o-mini"].context_tokens is None
 
 
 def test_secrets_models_join_the_file_and_the_default_file_is_read_when_present(tmp_path, monkeypatch):
@@ -80,6 +89,8 @@ def test_secrets_models_join_the_file_and_the_default_file_is_read_when_present(
     ("[models.x]\nmodel = \"openai/m\"\napi_base = \"file:///etc/passwd\"", r"^{path}: models\.x: api_base: String should match"),
     ("[models.x]\nmodel = \"openai/m\"\napi_key_env = \"sk-live key\"", r"^{path}: models\.x: api_key_env: String should match"),
     ("[models.x]\nmodel = \"openai/m\"\ntimeout = -1", r"^{path}: models\.x: timeout: Input should be greater than or equal to 1$"),
+    ("[models.x]\nmodel = \"openai/m\"\ncontext_tokens = 0",
+     r"^{path}: models\.x: context_tokens: Input should be greater than or equal to 1$"),
     ("[models.x]\nmodel = \"openai/m\"\ncolour = \"red\"", r"^{path}: models\.x: colour: Extra inputs are not permitted$"),
     ("[models.x]\nmodel = \"openai/m\"\napi_key = \"sk-live-123\"", r"^{path}: models\.x: api_key: keys do not belong here"),
     ("[models.\"trellis/structural\"]\nmodel = \"openai/m\"", r"^{path}: models\.trellis/structural: is built in$"),

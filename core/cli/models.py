@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 import sys
 
+from core import runtime
 from core.cli.common import Commands
 from core.cli.output import print_records
 from core.store import default_db_path
@@ -32,7 +33,8 @@ def register(commands: Commands) -> None:
     sub = model.add("serve", _serve, "Start the local model server on a free loopback port and record it.")
     sub.add_argument("--model", metavar="NAME", help="a shipped model (`trellis model list`; default: the first installed)")
     sub.add_argument("--port", type=int, help="loopback port (default: a free one)")
-    sub.add_argument("--ctx", type=int, default=16384, help="context window in tokens (default 16384)")
+    sub.add_argument("--ctx", type=int, default=runtime.DEFAULT_CONTEXT,
+                     help=f"context window in tokens (default {runtime.DEFAULT_CONTEXT})")
     sub.add_argument("--threads", type=int, default=1, help="CPU threads (default 1: steady on a loaded machine)")
     model.add("stop", _stop, "Stop the recorded local model server (its pid, and only while it is still ours).")
     model.add("status", _status, "Show the running local model server.", json=True)
@@ -41,8 +43,6 @@ def register(commands: Commands) -> None:
 
 
 def _serve(args: argparse.Namespace) -> None:
-    from core import runtime
-
     print("… loading the model", file=sys.stderr)
     state = runtime.serve(args.model, port=args.port, context=args.ctx, threads=args.threads, db=_db(args))
     print(f"serving {state.alias} at {state.url} (pid {state.pid}); `--teacher local` reaches it; "
@@ -51,15 +51,11 @@ def _serve(args: argparse.Namespace) -> None:
 
 
 def _stop(args: argparse.Namespace) -> None:
-    from core import runtime
-
     state = runtime.stop(_db(args))
     print(f"stopped {state.alias} (pid {state.pid}, port {state.port})")
 
 
 def _status(args: argparse.Namespace) -> None:
-    from core import runtime
-
     state = runtime.status(_db(args))
     if args.json:  # one object either way: "running" says which, the rest is null when nothing runs
         fields = {f.name: getattr(state, f.name) if state else None for f in dataclasses.fields(runtime.ServerState)}
@@ -71,8 +67,6 @@ def _status(args: argparse.Namespace) -> None:
 
 
 def _list(args: argparse.Namespace) -> None:
-    from core import runtime
-
     print_records(runtime.list_models(), as_json=args.json, columns=MODEL_COLUMNS)
 
 

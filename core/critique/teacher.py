@@ -3,7 +3,9 @@
 The offline default, the built-in structural critic ``trellis/structural``, and a
 real model go through the same path: prompt -> completion -> JSON -> validated
 findings -> *proposed* annotations. A teacher's output never changes anything
-else; only a person's review accepts it.
+else; only a person's review accepts it. A teacher whose context window is known
+gets a prompt cut to fit it with room for its answer (``fit_messages``); every
+call caps the answer (``max_tokens``), so a small model stops.
 
 litellm takes seconds to import, so only ``core.llm`` imports it, and
 only when a model is called: the structural critic answers from its prompt here,
@@ -14,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -32,12 +33,20 @@ from core.model_catalog import STRUCTURAL as STRUCTURAL_TEACHER
 from core.model_catalog import ModelEntry, load_catalog, lookup
 from core.models import LoadedTrace
 from core.store import Store
-from core.text import shorten
+from core.text import json_object_text, shorten
 from core.traceview import TraceView
 
 DEFAULT_TIMEOUT = 60.0
 PROMPT_NODE_LIMIT = 400
 TEXT_LIMIT = 240
+SHORT_TEXT_LIMIT = 80  # characters per field once a prompt must shrink to fit a small window
+# The answer's budget (max_tokens), so a small model stops: this, or a quarter of a known window if less.
+# Thirteen structural findings, each kept and refined, come to ~2,000 tokens.
+ANSWER_TOKENS = 2048
+# A prompt's size is estimated, not counted (no tokenizer here): characters / 3. The usual chars/4 is for
+# English prose; these JSON-heavy prompts measured 2.9-3.6 characters per token on Qwen2.5's tokenizer
+# (the samples, every cut): at most 3% under, and the answer's budget absorbs that.
+CHARS_PER_TOKEN = 3
 
 
 @dataclass
@@ -96,8 +105,8 @@ def run_critique(
     progress("Checking structure")
     findings = structural.critique(student, reference)
     profile = capability_profile(store, student)
+    messages, omitted = fit_messages(student, reference, findings, profile, teacher)
     progress(f"Asking {teacher.name}")
-    messages = build_messages(student, reference, findings, profile)
     timeout = settings.timeout or teacher.timeout or DEFAULT_TIMEOUT
     output, usage = _ask(messages, teacher, fallbacks, settings, timeout, completion)
     progress("Checking the teacher's answer")
@@ -113,7 +122,8 @@ def run_critique(
         id=uuid.uuid4().hex[:12], trace_id=student_id, reference_id=reference_id, teacher=teacher.model,
         settings={"teacher": teacher.name, "timeout": timeout, "retries": settings.retries, "fallbacks": settings.fallbacks,
                   "temperature": settings.temperature, "structural_findings": len(findings),
-                  "rejected_findings": len(output.findings) - len(accepted)},
+                  "rejected_findings": len(output.findings) - len(accepted), "context_tokens": teacher.context_tokens,
+                  "max_tokens": answer_tokens(teacher), "omitted": omitted},
         started_at=started, duration_s=time.perf_counter() - clock, finding_count=len(accepted), **usage,
     )
     annotations = [
@@ -163,21 +173,91 @@ Use only node ids that appear in the student trace. Start from the structural fi
 refine or drop each, and add what they miss."""
 
 
+@dataclass(frozen=True)
+class PromptCut:
+    """How much of the traces a prompt carries: by default all of it; less, to fit a small window."""
+
+    node_text: int = TEXT_LIMIT  # characters per text field of a node, and of the task
+    reference: str = "nodes"  # the reference trace: "nodes", "outline" (id, parent, kind, subproblem) or "none"
+    findings_nodes_only: bool = False  # the student trace: only the nodes the findings point at, and its root
+    finding_text: int | None = None  # characters per text field of a structural finding; None: whole
+
+    def left_out(self, reference: bool) -> list[str]:
+        """What this cut leaves out, as the prompt and the critique run's settings say it."""
+        return [what for what, left in [
+            (f"node text past {self.node_text} characters", self.node_text < TEXT_LIMIT),
+            ("the reference trace's node details (its outline kept)", reference and self.reference == "outline"),
+            ("the reference trace", reference and self.reference == "none"),
+            ("student nodes no finding points at", self.findings_nodes_only),
+            (f"finding text past {self.finding_text} characters", self.finding_text is not None),
+        ] if left]
+
+
+WHOLE = PromptCut()
+# Tried in order until one fits. The structural findings, the teacher's starting point, are cut last.
+CUTS = (
+    WHOLE,
+    PromptCut(SHORT_TEXT_LIMIT),
+    PromptCut(SHORT_TEXT_LIMIT, "outline"),
+    PromptCut(SHORT_TEXT_LIMIT, "none"),
+    PromptCut(SHORT_TEXT_LIMIT, "none", findings_nodes_only=True),
+    PromptCut(SHORT_TEXT_LIMIT, "none", findings_nodes_only=True, finding_text=SHORT_TEXT_LIMIT),
+)
+
+
 def build_messages(
-    student: LoadedTrace, reference: LoadedTrace | None, findings: list[Finding], profile: dict[str, Any]
+    student: LoadedTrace, reference: LoadedTrace | None, findings: list[Finding], profile: dict[str, Any],
+    cut: PromptCut = WHOLE,
 ) -> list[dict[str, str]]:
-    parts = [
+    keep = {f.node_id for f in findings}
+    # One more than the findings' nodes: the root comes first among the rest (none, if no finding names a node).
+    student_limit = len(keep) + 1 if cut.findings_nodes_only else PROMPT_NODE_LIMIT
+    left_out = cut.left_out(reference is not None)
+    # Our own words, outside <data>: the teacher should know that what it does not see may still exist.
+    parts = [f"Left out to fit your context window: {'; '.join(left_out)}."] if left_out else []
+    task = student.trace.task or student.trace.title
+    parts += [
         "<data>",
-        _tagged("task", student.trace.task or student.trace.title),
+        _tagged("task", task if cut == WHOLE else _cut(task, cut.node_text)),
         _tagged("student_capability_profile", json.dumps(profile, default=str)),
-        _tagged("student_trace", _compact(student, {f.node_id for f in findings})),
+        _tagged("student_trace", _compact(student, keep, cut, student_limit)),
     ]
-    if reference is not None:
-        parts.append(_tagged("reference_trace", _compact(reference, set())))
-    parts += [_tagged(structural.FINDINGS_TAG, json.dumps({"findings": [f.model_dump() for f in findings]})), "</data>"]
+    if reference is not None and cut.reference != "none":
+        outline = cut.reference == "outline"
+        parts.append(_tagged("reference_trace", _compact(reference, set(), cut, PROMPT_NODE_LIMIT, outline)))
+    shown = [_finding(f, cut) for f in findings]
+    parts += [_tagged(structural.FINDINGS_TAG, json.dumps({"findings": shown})), "</data>"]
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": "\n".join(parts)}]
 
 
+def fit_messages(
+    student: LoadedTrace, reference: LoadedTrace | None, findings: list[Finding], profile: dict[str, Any],
+    teacher: ModelEntry,
+) -> tuple[list[dict[str, str]], list[str]]:
+    """The prompt for ``teacher``, and what was left out of it to leave its answer room in the teacher's
+    window. A window that is not known gets the whole prompt."""
+    if teacher.context_tokens is None:
+        return build_messages(student, reference, findings, profile), []
+    room = teacher.context_tokens - answer_tokens(teacher)
+    for cut in CUTS:
+        messages = build_messages(student, reference, findings, profile, cut)
+        needs = estimate_tokens(messages)
+        if needs <= room:
+            return messages, cut.left_out(reference is not None)
+    raise CritiqueError(f"the prompt needs ~{needs} tokens at its shortest, plus {answer_tokens(teacher)} for the "
+                        f"answer; teacher {teacher.name} has a window of {teacher.context_tokens}")
+
+
+def estimate_tokens(messages: list[dict[str, str]]) -> int:
+    """About how many tokens ``messages`` take (CHARS_PER_TOKEN), with 8 a message for a chat template's markers."""
+    return sum(len(m["content"]) for m in messages) // CHARS_PER_TOKEN + 8 * len(messages)
+
+
+def answer_tokens(teacher: ModelEntry) -> int:
+    """max_tokens for the teacher's answer."""
+    if teacher.context_tokens is None:
+        return ANSWER_TOKENS
+    return min(ANSWER_TOKENS, teacher.context_tokens // 4)
 
 
 def _tagged(tag: str, body: str) -> str:
@@ -186,17 +266,17 @@ def _tagged(tag: str, body: str) -> str:
     return f"<{tag}>\n{safe}\n</{tag}>"
 
 
-def _compact(loaded: LoadedTrace, keep: set[str | None]) -> str:
-    """One JSON line per node; big traces keep the nodes findings point at, then their top levels."""
+def _compact(loaded: LoadedTrace, keep: set[str | None], cut: PromptCut, limit: int, outline: bool = False) -> str:
+    """One JSON line per node; big traces keep the nodes findings point at, then their top levels, up to ``limit``."""
     view = TraceView.build(loaded)
     order = view.preorder
     chosen = order
-    if len(order) > PROMPT_NODE_LIMIT:
+    if len(order) > limit:
         # Breadth-first, stopping at the limit: no sort over the whole trace, whatever its size.
-        picked = dict.fromkeys([n for n in order if n in keep][:PROMPT_NODE_LIMIT])
+        picked = dict.fromkeys([n for n in order if n in keep][:limit])
         queue = [view.root]
         for node_id in queue:
-            if len(picked) >= PROMPT_NODE_LIMIT:
+            if len(picked) >= limit:
                 break
             picked[node_id] = None
             queue.extend(view.children(node_id))
@@ -204,18 +284,32 @@ def _compact(loaded: LoadedTrace, keep: set[str | None]) -> str:
     lines = []
     for node_id in chosen:
         n = view.nodes[node_id]
-        lines.append(json.dumps({
-            "id": n.id, "parent": n.parent_id, "kind": n.kind, "depth": view.tree.depth[n.id],
-            "subproblem": _cut(n.subproblem), "context_chars": n.context_chars, "output": _cut(n.output),
-            "aggregation": _cut(n.aggregation), "status": n.status, "error": _cut(n.error),
-        }))
+        row = {"id": n.id, "parent": n.parent_id, "kind": n.kind, "depth": view.tree.depth[n.id],
+               "subproblem": _cut(n.subproblem, cut.node_text)}
+        if not outline:
+            row |= {"context_chars": n.context_chars, "output": _cut(n.output, cut.node_text),
+                    "aggregation": _cut(n.aggregation, cut.node_text), "status": n.status,
+                    "error": _cut(n.error, cut.node_text)}
+        if cut != WHOLE:  # a shrunk prompt spends no characters on empty fields
+            row = {key: value for key, value in row.items() if value is not None}
+        lines.append(json.dumps(row))
     if len(chosen) < len(order):
         lines.append(json.dumps({"omitted_nodes": len(order) - len(chosen)}))
     return "\n".join(lines)
 
 
-def _cut(text: str | None) -> str | None:
-    return None if text is None else shorten(text, TEXT_LIMIT)
+def _finding(finding: Finding, cut: PromptCut) -> dict[str, Any]:
+    """A structural finding as the prompt carries it: whole (the offline critic answers with it), or its text cut."""
+    row = finding.model_dump()
+    if cut.finding_text is not None:
+        row |= {"rationale": _cut(finding.rationale, cut.finding_text),
+                "suggested_fix": _cut(finding.suggested_fix, cut.finding_text),
+                "suggested_subproblems": [_cut(p, cut.finding_text) for p in finding.suggested_subproblems]}
+    return row
+
+
+def _cut(text: str | None, limit: int) -> str | None:
+    return None if text is None else shorten(text, limit)
 
 
 # ------------------------------------------------------------ the call
@@ -227,7 +321,7 @@ def _ask(
 ) -> tuple[TeacherOutput, dict]:
     kwargs: dict[str, Any] = {
         **teacher.litellm_kwargs(), "timeout": timeout, "num_retries": settings.retries,
-        "temperature": settings.temperature,
+        "temperature": settings.temperature, "max_tokens": answer_tokens(teacher),
     }
     if fallbacks:
         # Each fallback names its own api_base and api_key, even when None: litellm reuses the
@@ -239,10 +333,8 @@ def _ask(
     else:
         from core import llm  # imports litellm: seconds, so only when a model is called
 
-        if teacher.json_object_schema:  # a llama.cpp server: the schema inside a json_object format
-            kwargs["response_format"] = {"type": "json_object", "schema": TeacherOutput.model_json_schema()}
-        elif llm.supports_schema(teacher.model):
-            kwargs["response_format"] = TeacherOutput
+        if (answer_format := llm.response_format(teacher, TeacherOutput)) is not None:
+            kwargs["response_format"] = answer_format
         send = functools.partial(_call_teacher, llm.call, completion)
 
     usage = {"tokens_in": 0, "tokens_out": 0, "cost": 0.0}
@@ -274,12 +366,8 @@ def _answer_offline(messages: list, kwargs: dict, usage: dict) -> str:
 
 
 def _parse(answer: str) -> TeacherOutput:
-    text = answer.strip()
-    fenced = re.fullmatch(r"```(?:json)?\s*(.*?)\s*```", text, re.DOTALL)
-    if fenced:
-        text = fenced.group(1)
     try:
-        return TeacherOutput.model_validate_json(text)
+        return TeacherOutput.model_validate_json(json_object_text(answer))
     except ValidationError as exc:
         error = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in error["loc"])

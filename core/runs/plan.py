@@ -206,7 +206,8 @@ def _scaffolded(run: _Run, instruction: str, context: str, scaffold: Scaffold, w
     if adherence < MIN_ADHERENCE:
         return "", f"only {kept_in_order([s.number for s, _ in results])} of {len(plan)} scaffold steps could be " \
                    "carried out", adherence
-    notes = "\n\n".join(f"Step: {s.instruction}\nResult: {shorten(r, ANSWER_CHARS)}" for s, r in results)
+    each = min(ANSWER_CHARS, window // len(results))  # the step results together fit one call's window
+    notes = "\n\n".join(f"Step: {s.instruction}\nResult: {shorten(r, each)}" for s, r in results)
     rule = scaffold.aggregation or "Combine the step results into one answer."
     prompt = f"Task: {instruction}\n\nHow to combine: {rule}\n\n{notes}\n\nGive the final answer only."
     answer = run.call("aggregate", "root", NodeKind.AGGREGATE, rule, prompt, notes)

@@ -31,7 +31,9 @@ __all__ = ["LocalModelError", "NoWeights", "ServerState", "ShippedInfo", "list_m
 
 STATE_SUFFIX = ".model.json"  # beside the database: trellis.duckdb.model.json
 LOG_SUFFIX = ".model.log"
-DEFAULT_CONTEXT = 16384  # the sample legal critique prompt is ~10,700 tokens
+# A run's calls take up to ~2,500 tokens; a critique prompt is cut to fit (docs/models.md): at 8,192 the sample
+# critique takes ~4 minutes on one thread, at 16,384 it is sent whole and takes over 10.
+DEFAULT_CONTEXT = 8192
 START_TIMEOUT = 300.0  # seconds for the model to load; generous for a loaded 2-core machine
 SERVER_MODULE = "core.runtime.server"
 

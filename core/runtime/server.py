@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", required=True, help="the GGUF file")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--alias", required=True, help="the model name the API answers to")
-    parser.add_argument("--ctx", type=int, default=16384, help="context window, in tokens")
+    parser.add_argument("--ctx", type=int, required=True, help="context window, in tokens")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads (1: steady on a loaded 2-core machine)")
     args = parser.parse_args(argv)
 
