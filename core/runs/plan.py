@@ -169,10 +169,11 @@ def _scaffolded(run: _Run, instruction: str, context: str, scaffold: Scaffold, w
         return "", f"adapting the plan failed: {exc}", 0.0
     run.adaptation = adaptation(steps, plan)
     run.nodes[-1].metadata = {"adaptation": run.adaptation}
-    planned = kept_in_order([s.number for s in steps]) / len(plan)
+    kept = kept_in_order([s.number for s in steps])
+    planned = kept / len(plan)
     if planned < MIN_ADHERENCE:
-        return "", (f"the student's adapted plan keeps {kept_in_order([s.number for s in steps])} of {len(plan)} "
-                    f"scaffold steps in order (under {MIN_ADHERENCE:.0%})"), planned
+        return "", (f"the student's adapted plan keeps {kept} of {len(plan)} scaffold steps in order "
+                    f"(under {MIN_ADHERENCE:.0%})"), planned
     room = run.budget.max_calls - run.calls
     if len(steps) + 1 > room:
         return "", f"the adapted plan needs {len(steps) + 1} calls; the task's budget leaves {room}", planned
