@@ -13,7 +13,7 @@ from core.runs.batch import BatchSettings, run_batch
 from core.scaffolds.drafts import draft_scaffold
 from core.tasks.load import load_task_file
 from tests.support.people import DANA
-from tests.support.run_setup import keeping_every_step
+from tests.support.run_setup import STEP_FINDING, keeping_every_step, student_answer
 from tests.support.scaffold_library import approve_teacher_scaffolds, sample_files
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -73,7 +73,7 @@ def library():
 def test_a_scaffolded_run_follows_the_scaffold_and_is_stored_linked_and_scored(library, tmp_path):
     store, approved = library
     legal = approved["legal-contract-review"]
-    completion = answering(lambda prompt: "150%" if "How to combine" in prompt else "The cap is 150% of fees.")
+    completion = answering(lambda prompt: "150%" if "How to combine" in prompt else STEP_FINDING)
     result = run_batch(store, [task_file(tmp_path)], STUDENT, BatchSettings(student="mock-student", scaffold=legal),
                        actor=local_actor(), completion=completion)
     [run] = result.runs
@@ -89,7 +89,7 @@ def test_a_scaffolded_run_follows_the_scaffold_and_is_stored_linked_and_scored(l
 
 def test_each_step_gets_the_slice_of_context_it_needs_not_the_whole_document(library, tmp_path):
     store, approved = library
-    completion = answering(lambda prompt: "150%")
+    completion = answering(lambda prompt: STEP_FINDING)
     run_batch(store, [task_file(tmp_path)], STUDENT,
               BatchSettings(student="mock-student", scaffold=approved["legal-contract-review"]),
               actor=local_actor(), completion=completion)
@@ -115,7 +115,7 @@ def test_the_student_adapts_the_plan_skipping_splitting_and_adding_steps(library
     store, approved = library
     plan = adapted((1, ""), (2, "Find the defined terms about liability"), (3, "Read sections 1-10"),
                    (3, "Read sections 11-20"), (4, ""), (5, ""), (0, "Quote the cap clause"))  # step 6 left out
-    completion = answering(lambda prompt: "150" if "How to combine" in prompt else "The cap is 150% of fees.", plan)
+    completion = answering(lambda prompt: "150" if "How to combine" in prompt else STEP_FINDING, plan)
     run = legal_scaffold_run(library, tmp_path, completion)
     assert (run.status, run.score, run.fell_back, run.adherence) == ("ok", 1.0, False, pytest.approx(5 / 6))
     loaded = store.load_trace(run.id)
@@ -164,7 +164,7 @@ def test_a_local_student_is_asked_for_its_plan_as_json_of_the_plan_schema(librar
     def completion(messages, **kwargs):
         formats.append(kwargs.get("response_format"))
         prompt = messages[-1]["content"]
-        answer = keeping_every_step(prompt) if "Adapt this plan" in prompt else "150"
+        answer = student_answer(prompt)
         return litellm.completion(model=kwargs["model"], messages=messages, mock_response=answer)
 
     local = ModelEntry(name="local", model="openai/qwen", api_base="http://127.0.0.1:9/v1", json_object_schema=True)
@@ -306,8 +306,16 @@ def test_a_limited_batch_runs_the_first_tasks_and_a_larger_limit_goes_on_with_th
 
 def test_a_step_that_finds_nothing_in_its_slice_falls_back(library, tmp_path):
     run = legal_scaffold_run(library, tmp_path, answering(
-        lambda prompt: "The text does not mention a cap." if "Your step (2 of" in prompt else "150"))
+        lambda prompt: "The text does not mention a cap." if "Your step (2 of" in prompt else student_answer(prompt)))
     assert run.fell_back and run.fallback_reason.startswith("step 2 (") and run.adherence == pytest.approx(1 / 6)
+
+
+def test_a_step_answered_far_shorter_than_its_scaffold_asks_was_not_carried_out_and_falls_back(library, tmp_path):
+    """The legal scaffold's first step asks for "short prose, ~10 words"; a bare number is not that step done."""
+    run = legal_scaffold_run(library, tmp_path, answering(lambda prompt: "12" if "Your step (" in prompt else "150"))
+    assert run.fell_back and run.score == 1.0 and run.adherence == 0.0
+    assert run.fallback_reason.startswith("step 1 (") and run.fallback_reason.endswith(
+        "returned 1 word where the step asks for ~10")
 
 
 def test_a_scaffold_the_budget_cannot_pay_for_is_not_started(library, tmp_path):

@@ -50,6 +50,11 @@ NOT_IN_TEXT = re.compile(
     r"\b(does not|doesn't|do not|did not) (contain|mention|provide|specify|include|state)|\bno (information|mention)\b"
     r"|\bnot (mentioned|provided|specified|found|stated|included)\b", re.IGNORECASE)
 
+# A scaffold step's output shape, as extraction writes it: "short prose, ~14 words". A result with under a
+# SHORTFALL-th of those words (and under 2) did not carry the step out.
+EXPECTED_WORDS = re.compile(r"~\s*(\d+)\s*words")
+SHORTFALL = 5
+
 # ask(messages, max_tokens, schema) -> (answer text, tokens in, tokens out, cost); the schema, when given, is the
 # JSON the answer should be; raises TrellisError when the model fails.
 Ask = Callable[[list[dict[str, str]], int, type[BaseModel] | None], tuple[str, int, int, float]]
@@ -198,10 +203,11 @@ def _scaffolded(run: _Run, instruction: str, context: str, scaffold: Scaffold, w
         except TrellisError as exc:
             return "", f"{where} failed: {exc}", _adherence(results, plan)
         run.nodes[-1].metadata = {"scaffold_step": step.source.id} if step.source else {"added": True}
-        if _unusable(result):
+        problem = _problem(result, step)
+        if problem:
             if step.source is None or step.source.optional or _another_part_answers(step, steps, position):
                 continue
-            return "", f"{where} returned nothing usable", _adherence(results, plan)
+            return "", f"{where} {problem}", _adherence(results, plan)
         results.append((step, result))
     adherence = _adherence(results, plan)
     if adherence < MIN_ADHERENCE:
@@ -242,6 +248,19 @@ def _independent(run: _Run, parent_id: str, instruction: str, context: str, wind
     joined = "\n".join(notes) or "No part of the text had anything for the task."
     prompt = f"Task: {instruction}\n\nNotes taken from the text, part by part:\n{joined}\n\nGive the final answer only."
     return run.call(f"{parent_id}-combine", parent_id, NodeKind.AGGREGATE, "Combine the notes", prompt, joined)
+
+
+def _problem(result: str, step: Step) -> str | None:
+    """Why a step's result cannot be used, or None: nothing in it, or far less than the shape its scaffold step
+    asks for ("prose, ~60 words"), which is a step not carried out. The parts of a split step may be short."""
+    if _unusable(result):
+        return "returned nothing usable"
+    shape = EXPECTED_WORDS.search(step.source.output_shape) if step.source and step.part is None else None
+    if shape:
+        wanted, got = int(shape.group(1)), len(result.split())
+        if got < max(2, wanted // SHORTFALL):
+            return f"returned {got} word{'' if got == 1 else 's'} where the step asks for ~{wanted}"
+    return None
 
 
 def _unusable(answer: str) -> bool:

@@ -4,6 +4,10 @@ import json
 from pathlib import Path
 
 TASK_ANSWER = "150"
+# What a diligent student finds in one step of a scaffold: long enough for the step's asked-for shape (~100 words
+# at most in the sample scaffolds: a fifth of that will do).
+STEP_FINDING = ("Clause 12.3 caps the Supplier's total liability at 150% of the annual fees. The cap covers every "
+                "claim under the agreement, and no other clause lifts it, not even for data loss or confidentiality.")
 
 
 def plan_steps(prompt: str) -> list[int]:
@@ -18,8 +22,11 @@ def keeping_every_step(prompt: str) -> str:
 
 
 def student_answer(prompt: str) -> str:
-    """A student that keeps the scaffold's plan when asked to adapt one, and answers every task correctly."""
-    return keeping_every_step(prompt) if "Adapt this plan" in prompt else TASK_ANSWER
+    """A student that keeps the scaffold's plan when asked to adapt one, carries out each step, and answers every
+    task correctly."""
+    if "Adapt this plan" in prompt:
+        return keeping_every_step(prompt)
+    return STEP_FINDING if "Your step (" in prompt else TASK_ANSWER
 
 
 def write_tasks(folder: Path, count: int = 2) -> Path:
