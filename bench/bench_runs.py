@@ -60,16 +60,18 @@ def main() -> None:
         for decision in ("submit", "approve"):
             trellis("scaffold", decision, scaffold, "--version", "1", "--db", db)
         tasks = one_task_file(Path(tmp), task_id)
-        trellis("model", "serve", "--db", db)
-        try:
-            for choice in (scaffold, "none"):
+        for choice in (scaffold, "none"):
+            # A fresh server per run: llama.cpp caches prompts, and a fallback sends the very prompts an
+            # unscaffolded run sends, which would make the second run look ten times faster than it is.
+            trellis("model", "serve", "--db", db)
+            try:
                 [run] = json.loads(trellis("run", str(tasks), "--student", "local", "--scaffold", choice, "--json",
                                            "--db", db))
-                print(f"{task_id}, scaffold {choice}: {run['seconds']:.1f} s, {run['calls']} calls, "
-                      f"{run['tokens_in'] + run['tokens_out']:,} tokens, score {run['score']}, "
-                      f"fell back: {run['fallback_reason'] or 'no'}; {load()}")
-        finally:
-            trellis("model", "stop", "--db", db)
+            finally:
+                trellis("model", "stop", "--db", db)
+            print(f"{task_id}, scaffold {choice}: {run['seconds']:.1f} s, {run['calls']} calls, "
+                  f"{run['tokens_in'] + run['tokens_out']:,} tokens, score {run['score']}, "
+                  f"fell back: {run['fallback_reason'] or 'no'}; {load()}")
 
 
 if __name__ == "__main__":
