@@ -205,14 +205,14 @@ def _scaffolded(run: _Run, instruction: str, context: str, scaffold: Scaffold, w
         run.nodes[-1].metadata = {"scaffold_step": step.source.id} if step.source else {"added": True}
         problem = _problem(result, step)
         if problem:
-            if step.source is None or step.source.optional or _another_part_answers(step, steps, position):
+            if step.source is None or step.source.optional or _another_part_answers(step, steps):
                 continue
             return "", f"{where} {problem}", _adherence(results, plan)
         results.append((step, result))
-    adherence = _adherence(results, plan)
+    carried = kept_in_order([step.number for step, _ in results])
+    adherence = carried / len(plan)
     if adherence < MIN_ADHERENCE:
-        return "", f"only {kept_in_order([s.number for s, _ in results])} of {len(plan)} scaffold steps could be " \
-                   "carried out", adherence
+        return "", f"only {carried} of {len(plan)} scaffold steps could be carried out", adherence
     each = min(ANSWER_CHARS, window // len(results))  # the step results together fit one call's window
     notes = "\n\n".join(f"Step: {s.instruction}\nResult: {shorten(r, each)}" for s, r in results)
     rule = scaffold.aggregation or "Combine the step results into one answer."
@@ -226,7 +226,7 @@ def _adherence(results: list[tuple[Step, str]], plan: list) -> float:
     return kept_in_order([step.number for step, _ in results]) / len(plan)
 
 
-def _another_part_answers(step: Step, steps: list[Step], position: int) -> bool:
+def _another_part_answers(step: Step, steps: list[Step]) -> bool:
     """Whether a split scaffold step still has a part to come (or one done): one empty part does not sink it."""
     return step.part is not None and any(s.number == step.number for s in steps if s is not step)
 
