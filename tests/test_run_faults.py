@@ -7,8 +7,6 @@ the rest of the batch goes on.
 """
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -48,60 +46,13 @@ def reply(status: int, body: dict | str, content_type: str = "application/json")
     return status, content_type, body if isinstance(body, str) else json.dumps(body)
 
 
-class ModelServer:
-    """A loopback OpenAI-compatible chat endpoint that gives its N-th request the N-th of ``replies`` and then dies:
-    it stops listening before sending the last reply, so every later request is refused, as by a server that crashed."""
-
-    def __init__(self, *replies: tuple[int, str, str], lifetime: float = 60.0):
-        self.replies = list(replies)
-        self.prompts: list[str] = []  # the last message of each request, in order
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or "{}")
-                with server._lock:
-                    number = len(server.prompts)
-                    server.prompts.append((body.get("messages") or [{}])[-1].get("content", ""))
-                status, content_type, text = server.replies[number] if number < len(server.replies) else reply(
-                    503, {"error": {"message": "no more replies"}})
-                if number + 1 >= len(server.replies):
-                    server.close()  # from here on, nobody listens on the port
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(text.encode())))
-                self.end_headers()
-                self.wfile.write(text.encode())
-
-            def log_message(self, *args):
-                pass
-
-        self._lock, self._closing = threading.Lock(), threading.Lock()
-        self._closed = False
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._http.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._http.server_address[1]}/v1"
-        self._timer = threading.Timer(lifetime, self.close)
-        self._timer.daemon = True
-
-    def __enter__(self) -> "ModelServer":
-        threading.Thread(target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        self._timer.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def close(self) -> None:
-        with self._closing:
-            closed, self._closed = self._closed, True
-        if not closed:
-            self._timer.cancel()
-            self._http.shutdown()  # waits for the serving loop to stop taking connections
-            self._http.server_close()  # closes the listening socket: the port now refuses
+def dying_after(*replies: tuple[int, str, str]) -> Listener:
+    """A loopback OpenAI-compatible endpoint that gives its N-th request the N-th of ``replies`` and then dies, as a
+    crashed model server: every later request is refused."""
+    return Listener(replies=list(replies), lifetime=60.0)
 
 
-def student_at(server: ModelServer) -> ModelEntry:
+def student_at(server: Listener) -> ModelEntry:
     return ModelEntry(name="flaky-student", model="openai/flaky-student", api_base=server.url)
 
 
@@ -147,7 +98,7 @@ def test_a_model_server_that_dies_mid_run_fails_that_run_and_each_later_one_at_o
     tasks = task_file(tmp_path, LONG, LONG, SHORT)
     db = tmp_path / "runs.duckdb"
     parts = len(pieces(LONG))
-    with Store(db) as store, ModelServer(*[answer("the cap is 150% (12.3)")] * (parts - 1)) as server:
+    with Store(db) as store, dying_after(*[answer("the cap is 150% (12.3)")] * (parts - 1)) as server:
         result = run(store, tasks, student_at(server))  # the server dies before answering the last part of cap-1
 
     assert [r.status for r in result.runs] == ["failed", "failed", "failed"]
@@ -168,7 +119,7 @@ def test_a_model_server_that_dies_mid_run_fails_that_run_and_each_later_one_at_o
 
 def test_a_scaffolded_run_whose_server_dies_falls_back_and_then_fails_saying_both(tmp_path):
     tasks = task_file(tmp_path, LONG, SHORT)
-    with Store(":memory:") as store, ModelServer(answer("a first answer")) as server:
+    with Store(":memory:") as store, dying_after(answer("a first answer")) as server:
         import_files(store, sample_files())
         approved = approve_teacher_scaffolds(store)["legal-contract-review"]
         result = run(store, tasks, student_at(server), scaffold=approved)
@@ -183,7 +134,7 @@ def test_after_a_dead_model_server_is_back_running_the_batch_again_redoes_the_ru
     # docs/runs.md: running the same command again after an interruption (Ctrl-C, a dead model server) resumes it
     tasks = task_file(tmp_path, SHORT, SHORT)
     with Store(":memory:") as store:
-        with ModelServer(answer("150")) as server:  # answers the first task, then dies
+        with dying_after(answer("150")) as server:  # answers the first task, then dies
             first = run(store, tasks, student_at(server))
         assert [r.status for r in first.runs] == ["ok", "failed"]
         with Listener("150") as restarted:  # the same student, served again
@@ -206,7 +157,7 @@ def test_after_a_dead_model_server_is_back_running_the_batch_again_redoes_the_ru
 ], ids=["html-not-json", "json-not-a-completion", "no-choices", "null-content", "http-500"])
 def test_malformed_model_output_fails_the_run_with_a_clear_reason_and_the_batch_goes_on(fault, says, tmp_path, capsys):
     tasks = task_file(tmp_path, SHORT, SHORT)
-    with Store(":memory:") as store, ModelServer(fault, answer("150")) as server:
+    with Store(":memory:") as store, dying_after(fault, answer("150")) as server:
         result = run(store, tasks, student_at(server))
         broken, fine = result.runs
         assert (broken.status, broken.score) == ("failed", None)
@@ -225,7 +176,7 @@ def test_malformed_model_output_fails_the_run_with_a_clear_reason_and_the_batch_
 ], ids=["llama.cpp", "openai"])
 def test_a_prompt_over_the_models_context_window_fails_the_run_saying_so_in_one_line(body, says, tmp_path):
     tasks = task_file(tmp_path, SHORT, SHORT)
-    with Store(":memory:") as store, ModelServer(reply(400, body), answer("150")) as server:
+    with Store(":memory:") as store, dying_after(reply(400, body), answer("150")) as server:
         result = run(store, tasks, student_at(server))
         over, fine = result.runs
         assert over.status == "failed" and one_line(over.error)

@@ -3,7 +3,8 @@ endpoint, so a test can see what the server sent where, and with which key.
 
 It is bounded: it records at most `max_requests` requests (later ones get 503) and shuts itself down
 after `lifetime` seconds even if a test never closes it. `answer` is the reply's text, or a function of the
-request's last message that gives it. `delay` makes it a slow model: it waits that many
+request's last message that gives it. `replies` scripts a failing server instead: the N-th request gets the
+N-th (status, content type, body), and after the last one the listener dies, refusing every later request. `delay` makes it a slow model: it waits that many
 seconds before each answer.
 """
 
@@ -20,8 +21,9 @@ MAX_BODY = 1 << 20
 
 class Listener:
     def __init__(self, answer: str | Callable[[str], str] = '{"findings": []}', *, max_requests: int = 20, lifetime: float = 300.0,
-                 delay: float = 0.0):
+                 delay: float = 0.0, replies: list[tuple[int, str, str]] | None = None):
         self.answer = answer
+        self.replies = replies
         self.delay = delay
         self.max_requests = max_requests
         self.requests: list[dict] = []  # {"method", "path", "headers", "body"}
@@ -39,13 +41,19 @@ class Listener:
                 body = self.rfile.read(length).decode("utf-8", "replace")
                 headers = {name.lower(): value for name, value in self.headers.items()}
                 with listener._lock:
-                    full = len(listener.requests) >= listener.max_requests
+                    number = len(listener.requests)
+                    full = number >= listener.max_requests
                     if not full:
                         listener.requests.append({"method": self.command, "path": self.path, "headers": headers, "body": body})
-                reply = b"" if full else json.dumps(listener._completion(body)).encode()
+                if listener.replies is not None:
+                    status, content_type, text = listener._scripted(number)
+                    reply = text.encode()
+                else:
+                    status, content_type = (503, "application/json") if full else (200, "application/json")
+                    reply = b"" if full else json.dumps(listener._completion(body)).encode()
                 time.sleep(listener.delay)
-                self.send_response(503 if full else 200)
-                self.send_header("Content-Type", "application/json")
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(reply)))
                 self.end_headers()
                 self.wfile.write(reply)
@@ -64,6 +72,20 @@ class Listener:
         """The base URL an OpenAI-compatible client is given."""
         return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
 
+    @property
+    def prompts(self) -> list[str]:
+        """The last message of each request, in order."""
+        with self._lock:
+            return [json.loads(r["body"])["messages"][-1]["content"] for r in self.requests]
+
+    def _scripted(self, number: int) -> tuple[int, str, str]:
+        """The ``number``-th of ``replies``; after the last one nobody listens on the port, as after a crash."""
+        if number + 1 >= len(self.replies):
+            self.close()  # before the reply is sent: from here on, the port refuses
+        if number < len(self.replies):
+            return self.replies[number]
+        return 503, "application/json", json.dumps({"error": {"message": "no more replies"}})
+
     def seen(self) -> str:
         """Everything received, as one string to search for a secret."""
         with self._lock:
@@ -78,7 +100,8 @@ class Listener:
         }
 
     def __enter__(self) -> Listener:
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        # A short poll, so that a scripted crash (close() from a handler) stops listening at once.
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         self._timer.start()
         return self
 
