@@ -209,6 +209,12 @@ def build_messages(
     student: LoadedTrace, reference: LoadedTrace | None, findings: list[Finding], profile: dict[str, Any],
     cut: PromptCut = WHOLE,
 ) -> list[dict[str, str]]:
+    return _messages(TraceView.build(student), _view(reference), findings, profile, cut)
+
+
+def _messages(
+    student: TraceView, reference: TraceView | None, findings: list[Finding], profile: dict[str, Any], cut: PromptCut,
+) -> list[dict[str, str]]:
     keep = {f.node_id for f in findings}
     # One more than the findings' nodes: the root comes first among the rest (none, if no finding names a node).
     student_limit = len(keep) + 1 if cut.findings_nodes_only else PROMPT_NODE_LIMIT
@@ -239,8 +245,9 @@ def fit_messages(
     if teacher.context_tokens is None:
         return build_messages(student, reference, findings, profile), []
     room = teacher.context_tokens - answer_tokens(teacher)
+    views = TraceView.build(student), _view(reference)  # once, for every cut tried
     for cut in CUTS:
-        messages = build_messages(student, reference, findings, profile, cut)
+        messages = _messages(*views, findings, profile, cut)
         needs = estimate_tokens(messages)
         if needs <= room:
             return messages, cut.left_out(reference is not None)
@@ -266,9 +273,12 @@ def _tagged(tag: str, body: str) -> str:
     return f"<{tag}>\n{safe}\n</{tag}>"
 
 
-def _compact(loaded: LoadedTrace, keep: set[str | None], cut: PromptCut, limit: int, outline: bool = False) -> str:
+def _view(loaded: LoadedTrace | None) -> TraceView | None:
+    return None if loaded is None else TraceView.build(loaded)
+
+
+def _compact(view: TraceView, keep: set[str | None], cut: PromptCut, limit: int, outline: bool = False) -> str:
     """One JSON line per node; big traces keep the nodes findings point at, then their top levels, up to ``limit``."""
-    view = TraceView.build(loaded)
     order = view.preorder
     chosen = order
     if len(order) > limit:
