@@ -26,6 +26,7 @@ from core.critique.structural import answer_from_prompt  # noqa: E402
 from core.errors import ModelError  # noqa: E402
 from core.model_catalog import STRUCTURAL as STRUCTURAL_TEACHER  # noqa: E402
 from core.model_catalog import ModelEntry  # noqa: E402
+from core.text import shorten  # noqa: E402
 
 
 def call(completion: Callable[..., Any] | None, messages: list, kwargs: dict, usage: dict, who: str = "teacher") -> str:
@@ -56,6 +57,27 @@ def call(completion: Callable[..., Any] | None, messages: list, kwargs: dict, us
     if choice.message.content is None:  # not an empty answer to score: the model said nothing at all
         raise ModelError(f"{who} {kwargs['model']} returned no text (finish reason: {choice.finish_reason})")
     return choice.message.content
+
+
+def asker(
+    entry: ModelEntry, *, seed: int, temperature: float, timeout: float,
+    completion: Callable[..., Any] | None = None, progress: Callable[[str], None] = lambda line: None,
+    who: str = "student",
+) -> Callable[[list[dict[str, str]], int, type[BaseModel] | None], tuple[str, int, int, float]]:
+    """``ask(messages, max_tokens, schema) -> (answer, tokens in, tokens out, cost)``: how a runner or an extractor
+    asks ``entry``, the answer shaped by ``schema`` where the model's server takes one."""
+
+    def ask(messages: list[dict[str, str]], max_tokens: int, schema: type[BaseModel] | None) -> tuple[str, int, int, float]:
+        usage = {"tokens_in": 0, "tokens_out": 0, "cost": 0.0}
+        kwargs = {**entry.litellm_kwargs(), "timeout": timeout, "max_tokens": max_tokens, "temperature": temperature,
+                  "seed": seed, "num_retries": 0}
+        if schema is not None and (answer_format := response_format(entry, schema)) is not None:
+            kwargs["response_format"] = answer_format
+        progress(f"    asking {entry.name}: {shorten(messages[-1]['content'], 60)}")
+        answer = call(completion, messages, kwargs, usage, who=who)
+        return answer, usage["tokens_in"], usage["tokens_out"], usage["cost"]
+
+    return ask
 
 
 def supports_schema(model: str) -> bool:

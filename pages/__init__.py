@@ -45,6 +45,7 @@ PAGES: dict[str, Entry] = {entry.name: entry for entry in (
     Entry("critique", "Critique", ":material/rate_review:"),
     Entry("scaffolds", "Scaffolds", ":material/schema:"),
     Entry("runs", "Runs", ":material/play_circle:"),
+    Entry("experiments", "Experiments", ":material/science:"),
     Entry("audit", "Audit", ":material/history:"),
 )}
 HOME = "home"  # the default page, also served at /

@@ -1,39 +1,18 @@
 """Runs: a student model carries out a task set, with an approved scaffold or without; each run opens as a trace."""
 
-import os
-import threading
-from dataclasses import dataclass, field
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
 import pages
 from core.auth import Action
 from core.errors import TrellisError
-from core.model_catalog import STRUCTURAL, CatalogError
 from core.runs.batch import BatchSettings, batch_name, run_batch
-from core.tasks.load import load_task_files, task_file_paths
+from core.tasks.load import load_task_files
 from core.text import shorten
 from pages import ui
 
 NONE, AUTO = "none", "auto"
-RUNNING_BATCH = "running-batch"  # the session_state key of the RunningBatch
-
-
-@dataclass
-class RunningBatch:
-    """The batch this session's script is running, in st.session_state from its start to its end: finding it there
-    on a later run means that the script was stopped midway (Cancel, or leaving the page)."""
-
-    batch_id: str
-    runs: int  # how many runs the batch makes
-    busy: threading.Lock = field(default_factory=threading.Lock)  # held by the script running the batch
-
-
-def tasks_folder() -> Path:
-    """Task sets come from the server's folder ($TRELLIS_TASKS, else sample_tasks/), never from a path a visitor types."""
-    return Path(os.environ.get("TRELLIS_TASKS") or Path(__file__).resolve().parents[1] / "sample_tasks")
+RUNNING_BATCH = "running-batch"  # the session_state key of the ui.RunningWork of a batch under way
 
 
 def page() -> None:
@@ -43,13 +22,8 @@ def page() -> None:
     st.caption("A student model carries out every task of a set, following an approved scaffold or none; "
                "each answer is scored by the task's checker, and each run is a trace you can open.")
 
-    folder = tasks_folder()
-    files = {str(p.relative_to(folder)): p for p in task_file_paths([folder])} if folder.is_dir() else {}
-    try:
-        students = {name: entry for name, entry in ui.model_catalog().items() if name != STRUCTURAL}
-    except CatalogError as exc:
-        st.error(f"{ui.plain(str(exc))} · no student model can be offered until the models file is fixed.")
-        students = {}
+    folder, files = ui.task_sets()
+    students = ui.students()
 
     with st.form("new-run"):
         st.subheader("New batch")
@@ -74,16 +48,11 @@ def page() -> None:
     if not students:
         st.info("No student model is configured: the operator lists models in trellis-models.toml (docs/models.md).")
 
-    if stopped := st.session_state.get(RUNNING_BATCH):
-        # Streamlit starts this run at once, beside the stopped one, which still waits for the model's answer under
-        # way and stops at its next st call, having stored the run if that answer finished it: wait for it, to count
-        # what it kept and to never run the same task twice at once.
-        with st.spinner(f"Cancelling batch {stopped.batch_id}: waiting for the model's answer under way…"), stopped.busy:
-            kept = len(store.list_runs(batch_id=stopped.batch_id))
-        st.session_state.pop(RUNNING_BATCH, None)  # only now: a run started meanwhile waits for the same lock
-        st.warning(f"Cancelled batch {stopped.batch_id}: {kept} of {stopped.runs} runs finished and kept. "
+    if stopped := ui.cancelled(RUNNING_BATCH, lambda batch: len(store.list_runs(batch_id=batch))):
+        work, kept = stopped
+        st.warning(f"Cancelled batch {work.name}: {kept} of {work.runs} runs finished and kept. "
                    "Start the same batch again to resume it.")
-        st.session_state["batch"] = stopped.batch_id
+        st.session_state["batch"] = work.name
 
     if start:
         ui.provider_keys_from_secrets()
@@ -95,28 +64,19 @@ def page() -> None:
         settings = BatchSettings(student=student, scaffold=scaffold, repeats=int(repeats), seed=int(seed),
                                  limit=int(limit))
         tasks = len(task_file.tasks[: settings.limit])
-        running = RunningBatch(batch_name([task_file], settings), runs=tasks * settings.repeats)
-        with running.busy:
-            st.session_state[RUNNING_BATCH] = running
-            with st.status(f"Running {tasks} tasks with {student}…", expanded=True) as status:
-                # Pressing Cancel reruns the page, which stops this script at its next st call (a progress line, before
-                # each model call and after each run); each run finished by then is already stored, in its own
-                # transaction, and the one under way is dropped whole.
-                cancel = st.empty()
-                cancel.button("Cancel", key="cancel-batch", help="Stop the batch: the runs finished so far are kept.")
-                try:
-                    result = run_batch(store, [task_file], students[student], settings, actor=who, progress=st.write)
-                except TrellisError as exc:
-                    status.update(label="The batch could not run", state="error")
-                    st.error(ui.plain(str(exc)))
-                else:
-                    failed = sum(r.status == "failed" for r in result.runs)
-                    status.update(label=f"Batch {result.batch_id}: {len(result.runs)} runs, {failed} failed"
-                                  + (f", {result.skipped} already done" if result.skipped else ""),
-                                  state="error" if failed else "complete", expanded=False)
-                    st.session_state["batch"] = result.batch_id
-                cancel.empty()
-            st.session_state.pop(RUNNING_BATCH, None)  # under the lock: a run waiting for it may start a batch next
+        work = ui.RunningWork(batch_name([task_file], settings), runs=tasks * settings.repeats)
+        with ui.running(RUNNING_BATCH, work, f"Running {tasks} tasks with {student}…") as status:
+            try:
+                result = run_batch(store, [task_file], students[student], settings, actor=who, progress=st.write)
+            except TrellisError as exc:
+                status.update(label="The batch could not run", state="error")
+                st.error(ui.plain(str(exc)))
+            else:
+                failed = sum(r.status == "failed" for r in result.runs)
+                status.update(label=f"Batch {result.batch_id}: {len(result.runs)} runs, {failed} failed"
+                              + (f", {result.skipped} already done" if result.skipped else ""),
+                              state="error" if failed else "complete", expanded=False)
+                st.session_state["batch"] = result.batch_id
 
     # ------------------------------------------------------------------ the runs
 

@@ -6,6 +6,10 @@ import streamlit as st
 import pages
 from core.auth import Action
 from core.errors import TrellisError
+from core.experiments import gaps
+from core.experiments.figures import version_history_figure
+from core.experiments.history import version_history
+from core.model_catalog import LOCAL, STRUCTURAL, CatalogError
 from core.scaffolds import (
     Scaffold,
     ScaffoldConflict,
@@ -20,7 +24,7 @@ from core.scaffolds import (
     to_text,
     with_rows,
 )
-from core.scaffolds.drafts import draft_scaffold
+from core.scaffolds.drafts import draft_scaffold, drafts_of_trace
 from core.scaffolds.retrieval import rank_scaffolds
 from core.text import shorten
 from pages import ui
@@ -28,6 +32,62 @@ from pages import ui
 
 def open_picked() -> None:  # a widget callback: a module function (see pages/ui.py)
     st.query_params.update(scaffold=st.session_state.scaffold_picker)
+
+
+def show_capability_gaps(store, scaffold_id: str, versions) -> None:
+    """Warnings for the steps students fail to carry out, from the runs of every version, each naming its version:
+    drawn beside the review buttons, so that what a student could not do is seen before the next version is
+    approved (core.experiments.gaps). The examples are model text: plain text only, never Markdown."""
+    found = gaps.step_gaps(store.scaffold_step_runs(scaffold_id), store.scaffold_step_calls(scaffold_id), versions)
+    if not found:
+        return
+    for gap in gaps.flagged(found):
+        st.warning(ui.plain(gaps.warning(gap)), icon=":material/warning:")
+    st.caption(f"Step success rates, from student runs (a step is flagged from {gaps.MIN_ATTEMPTS} runs that reached "
+               f"it, under {gaps.FLAG_BELOW:.0%} of them with a usable result)")
+    st.dataframe(
+        pd.DataFrame([{
+            "version": g.scaffold_version, "step": g.step, "instruction": shorten(g.instruction, 80),
+            "student": g.student, "runs": g.runs, "attempted": g.attempted, "succeeded": g.succeeded,
+            "failed": g.failed, "skipped": g.skipped, "not reached": g.not_reached, "success rate": g.success_rate,
+            "score if it worked": g.score_succeeded, "score if it failed": g.score_failed, "flagged": g.flagged,
+        } for g in found]),
+        hide_index=True, width="stretch", column_config={
+            "success rate": st.column_config.NumberColumn("success rate", format="percent"),
+            "score if it worked": st.column_config.NumberColumn("score if it worked", format="%.2f"),
+            "score if it failed": st.column_config.NumberColumn("score if it failed", format="%.2f"),
+        },
+    )
+    examples = [(g, f) for g in gaps.flagged(found) for f in g.examples]
+    if examples:
+        st.dataframe(pd.DataFrame({
+            "open": [pages.url("trace", trace=f.run_id) for _, f in examples],
+            "version": [g.scaffold_version for g, _ in examples], "step": [g.step for g, _ in examples],
+            "student": [g.student for g, _ in examples], "why": [f.why for _, f in examples],
+            "output": [f.output for _, f in examples],
+        }), hide_index=True, width="stretch", column_config={
+            "open": st.column_config.LinkColumn("open", display_text="open trace ↗", width="small")})
+
+
+def show_version_history(store, scaffold_id: str, versions) -> None:
+    """Each version, who approved it, and the mean score and tokens (over tasks) of the finished runs that followed
+    it: as a line, and as a table of the same rows (core.experiments.history)."""
+    points = version_history(versions, store.scaffold_events(scaffold_id), store.list_runs(scaffold_id=scaffold_id))
+    st.caption("Versions and the runs that followed them")
+    if any(p.runs for p in points):
+        st.plotly_chart(version_history_figure(points), key=f"version-history:{scaffold_id}",
+                        config={"displaylogo": False})
+    st.dataframe(
+        pd.DataFrame([{
+            "version": p.version, "status": p.status, "approved by": p.approved_by or "—", "runs": p.runs,
+            "tasks": p.score.tasks, "mean score": p.score.value, "score low": p.score.low, "score high": p.score.high,
+            "mean tokens": p.tokens.value, "tokens low": p.tokens.low, "tokens high": p.tokens.high,
+        } for p in points]),
+        hide_index=True, width="stretch", column_config={
+            **{c: st.column_config.NumberColumn(c, format="%.2f") for c in ("mean score", "score low", "score high")},
+            **{c: st.column_config.NumberColumn(c, format="%.0f") for c in ("mean tokens", "tokens low", "tokens high")},
+        },
+    )
 
 
 def page() -> None:
@@ -48,6 +108,7 @@ def page() -> None:
     # ---------------------------------------------------------------- new draft
 
     ONE_TRACE, STRATEGY, CRITIQUE = "one trace", "several traces of a class (strategy)", "a trace's accepted critique"
+    BY_MODEL = "one trace, compressed by a model"
     summaries = store.list_traces()
     rows = store.list_scaffolds()
     with st.expander("New scaffold from traces", icon=":material/add:", expanded=not rows):
@@ -55,17 +116,28 @@ def page() -> None:
             st.info("The library is empty; import traces on the Library page first.")
         else:
             labels = {s.id: f"{shorten(s.title or s.id, 120)} · {s.role} · {shorten(s.task_class or 'no class', 100)}" for s in summaries}
-            mode = st.radio("From", [ONE_TRACE, STRATEGY, CRITIQUE], horizontal=True, key="new_mode")
+            mode = st.radio("From", [ONE_TRACE, STRATEGY, CRITIQUE, BY_MODEL], horizontal=True, key="new_mode")
             if mode == STRATEGY:
                 chosen = st.multiselect("Traces", list(labels), format_func=labels.get, key="new_traces")
             else:
                 teachers = [s.id for s in summaries if s.role == "teacher"] or list(labels)
                 chosen = [st.selectbox("Trace", list(labels), index=list(labels).index(teachers[0]),
                                        format_func=labels.get, key="new_trace")]
-            if st.button("Extract a draft", type="primary", disabled=not chosen or not actor.can(Action.EDIT),
+            by_model = compressing_model() if mode == BY_MODEL else None
+            if st.button("Extract a draft", type="primary",
+                         disabled=not chosen or not actor.can(Action.EDIT) or (mode == BY_MODEL and by_model is None),
                          help=None if actor.can(Action.EDIT) else "Reviewers and above extract drafts."):
                 try:
-                    draft = draft_scaffold(store, chosen, author=actor, from_critique=mode == CRITIQUE)
+                    if by_model is None:
+                        draft = draft_scaffold(store, chosen, author=actor, from_critique=mode == CRITIQUE)
+                    else:
+                        ui.provider_keys_from_secrets()
+                        with st.status(f"Compressing with {by_model.name}…", expanded=True) as status:
+                            try:
+                                draft = draft_scaffold(store, chosen, author=actor, by_model=by_model, progress=st.text)
+                            except TrellisError:
+                                status.update(label="No draft: nothing was saved", state="error")
+                                raise
                 except TrellisError as exc:
                     st.error(ui.plain(str(exc)), icon=":material/error:")
                 else:
@@ -113,8 +185,8 @@ def page() -> None:
                                    key=f"version:{scaffold_id}:{latest.version}")]
 
     # Keyed and bound to the URL, the open tab survives reruns and can be linked to (?tab=Review).
-    outline_tab, edit_tab, compare_tab, review_tab, export_tab, runs_tab = st.tabs(
-        ["Outline", "Edit", "Compare", "Review", "Export", "Runs"], key="tab", bind="query-params"
+    outline_tab, edit_tab, compare_tab, drafts_tab, review_tab, export_tab, runs_tab = st.tabs(
+        ["Outline", "Edit", "Compare", "Side by side", "Review", "Export", "Runs"], key="tab", bind="query-params"
     )
 
     # ------------------------------------------------------------------ outline
@@ -266,6 +338,12 @@ def page() -> None:
                                   key=f"to:{scaffold_id}:{latest.version}")
             show_diff(by_number[old].content, by_number[new].content)
 
+    # ------------------------------------------------------------- side by side
+
+    with drafts_tab:
+        if drafts_tab.open:  # it loads the source trace and every scaffold: only when someone looks
+            show_drafts_side_by_side(store, shown.content, scaffold_id)
+
     # ------------------------------------------------------------------- review
 
     def decide(status: ScaffoldStatus, comment: str) -> None:
@@ -282,6 +360,7 @@ def page() -> None:
         st.markdown(f"Version {shown.version} is **{shown.status}**{ui.plain(reviewed)}.")
         if shown.review_comment:
             ui.show_text("Review comment", shown.review_comment)
+        show_capability_gaps(store, scaffold_id, history)
         status = ScaffoldStatus(shown.status)
         may_decide = actor.can(Action.DECIDE)
         own_edit = shown.author == actor.name and not actor.single_user
@@ -318,6 +397,7 @@ def page() -> None:
                            "at": e.happened_at} for e in store.scaffold_events(scaffold_id)]),
             hide_index=True, width="stretch",
         )
+        show_version_history(store, scaffold_id, history)
 
     # ------------------------------------------------------------------- export
 
@@ -373,6 +453,54 @@ def page() -> None:
                                "kind": f.kind, "task class": f.task_class, "score": f.score, "why": f.why} for f in fits]),
                 hide_index=True, width="stretch",
             )
+
+
+def compressing_model():
+    """The model the reviewer picks to compress a trace: only the operator's entries, by name (local first)."""
+    try:
+        models = {name: entry for name, entry in ui.model_catalog().items() if name != STRUCTURAL}
+    except CatalogError as exc:
+        st.error(f"{ui.plain(str(exc))} · no model can be offered until the models file is fixed.")
+        return None
+    if not models:
+        st.info("No model is configured: start the local one with `trellis model serve`, or the operator lists "
+                "models in trellis-models.toml (docs/models.md).")
+        return None
+    names = sorted(models, key=lambda name: name != LOCAL)
+    name = st.selectbox("Model", names, key="new_model",
+                        help="The models this server's operator configured; local is the one `trellis model serve` runs.")
+    st.caption("The model summarises the trace bottom-up, one subtree per call, never the whole trace, then drafts "
+               "a scaffold. It is saved as a draft, to review like any other.")
+    return models[name]
+
+
+def show_drafts_side_by_side(store, content: Scaffold, scaffold_id: str) -> None:
+    """Two drafts of the same source trace, each with its outline and its compression, measured alike."""
+    sources = content.provenance.source_traces
+    if len(sources) != 1:
+        st.info(f"This scaffold was drawn from {len(sources)} traces; side by side compares the drafts of one trace.")
+        return
+    try:
+        drafts = {version.scaffold_id: (version, measured) for version, measured in drafts_of_trace(store, sources[0])}
+    except TrellisError as exc:
+        st.info(ui.plain(str(exc)), icon=":material/info:")
+        return
+    if len(drafts) < 2:
+        st.info(ui.plain(f"{sources[0]} has one scaffold drawn from it so far; make another from it above "
+                         "(e.g. compressed by a model) to see them side by side."))
+        return
+    labels = {sid: f"{sid} v{v.version} · {v.content.provenance.method} · {v.status}" for sid, (v, _) in drafts.items()}
+    ids = list(drafts)
+    left = scaffold_id if scaffold_id in drafts else ids[0]
+    right = next(sid for sid in ids if sid != left)
+    for column, default, side in zip(st.columns(2), (left, right), ("left", "right"), strict=True):
+        with column:
+            picked = st.selectbox(f"Draft ({side})", ids, index=ids.index(default), format_func=labels.__getitem__,
+                                  key=f"side:{side}:{scaffold_id}")
+            version, measured = drafts[picked]
+            st.text(f"made by {version.author}: {version.comment}" if version.comment else f"made by {version.author}")
+            st.text(f"compression: {measured.describe()}")
+            ui.show_text(f"Outline ({side})", to_text(version.content), height=420)
 
 
 if __name__ == "__main__":  # run as a script, as every module here may be: see pages/__init__.py

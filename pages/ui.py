@@ -16,8 +16,12 @@ import logging
 import os
 import re
 import sys
+import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import streamlit as st
 
@@ -27,8 +31,9 @@ from core.cache import TraceCache, budget_from_environment
 from core.errors import StoreError
 from core.explore import TraceStats, trace_stats
 from core.figures import Overview, overview_figure
-from core.model_catalog import ModelEntry, load_catalog
+from core.model_catalog import STRUCTURAL, CatalogError, ModelEntry, load_catalog
 from core.store import Store, default_db_path
+from core.tasks.load import task_file_paths
 from core.text import SHOWN_CHARS
 from core.traceview import TraceView
 
@@ -236,6 +241,22 @@ def provider_keys_from_secrets() -> None:
             os.environ.setdefault(name, value)
 
 
+def task_sets() -> tuple[Path, dict[str, Path]]:
+    """The server's folder of task sets and its task files by name. Task sets come from the server's folder
+    ($TRELLIS_TASKS, else sample_tasks/), never from a path a visitor types."""
+    folder = Path(os.environ.get("TRELLIS_TASKS") or Path(__file__).resolve().parents[1] / "sample_tasks")
+    return folder, {str(p.relative_to(folder)): p for p in task_file_paths([folder])} if folder.is_dir() else {}
+
+
+def students() -> dict[str, ModelEntry]:
+    """The models the operator configured that may be students (the structural critic is not a model)."""
+    try:
+        return {name: entry for name, entry in model_catalog().items() if name != STRUCTURAL}
+    except CatalogError as exc:
+        st.error(f"{plain(str(exc))} · no student model can be offered until the models file is fixed.")
+        return {}
+
+
 def model_catalog() -> dict[str, ModelEntry]:
     """The models the operator allows, and the only ones a page may offer: the models file, then the
     [models.NAME] tables of .streamlit/secrets.toml. A bad configuration raises CatalogError."""
@@ -250,3 +271,46 @@ if __name__ == "__main__":  # run as a script, as every module here may be: see 
     import pages
 
     pages.run()
+
+
+# ---------------------------------------------------------------- long work (a batch, an experiment)
+
+
+@dataclass
+class RunningWork:
+    """Long work this session's script is running, in st.session_state from its start to its end: finding it there
+    on a later run means that the script was stopped midway (Cancel, or leaving the page)."""
+
+    name: str  # what it is called: a batch's or an experiment's id
+    runs: int  # how many runs it makes
+    busy: threading.Lock = field(default_factory=threading.Lock)  # held by the script running it
+
+
+def cancelled(key: str, kept: Callable[[str], int]) -> tuple[RunningWork, int] | None:
+    """The work a Cancel (or leaving the page) stopped, and how many of its runs ``kept(name)`` finds stored."""
+    stopped = st.session_state.get(key)
+    if stopped is None:
+        return None
+    # Streamlit starts this run at once, beside the stopped one, which still waits for the model's answer under way
+    # and stops at its next st call, having stored the run if that answer finished it: wait for it, to count what it
+    # kept and to never run the same task twice at once.
+    with st.spinner(f"Cancelling {stopped.name}: waiting for the model's answer under way…"), stopped.busy:
+        count = kept(stopped.name)
+    st.session_state.pop(key, None)  # only now: a run started meanwhile waits for the same lock
+    return stopped, count
+
+
+@contextmanager
+def running(key: str, work: RunningWork, label: str) -> Iterator:
+    """Show ``label`` in an expanded status with a Cancel button while the block runs ``work``; yields the status.
+    Pressing Cancel reruns the page, which stops the block at its next st call (a progress line, before each model
+    call, after each run); each run finished by then is already stored, in its own transaction, and the one under
+    way is dropped whole."""
+    with work.busy:
+        st.session_state[key] = work
+        with st.status(label, expanded=True) as status:
+            cancel = st.empty()
+            cancel.button("Cancel", key=f"cancel-{key}", help="Stop: the runs finished so far are kept.")
+            yield status
+            cancel.empty()
+        st.session_state.pop(key, None)  # under the lock: a run waiting for it may start new work next

@@ -5,7 +5,8 @@ import os
 import pytest
 import streamlit as st
 
-from pages.runs import RUNNING_BATCH, RunningBatch
+from pages.runs import RUNNING_BATCH
+from pages.ui import RunningWork
 from tests.support.explorer_library import open_page
 from tests.support.http_listener import Listener
 from tests.support.run_setup import student_answer, write_models, write_tasks
@@ -64,7 +65,7 @@ def test_a_batch_stopped_midway_says_what_it_kept_and_how_to_resume_it(student):
     assert not at.run().warning
 
     # what a script stopped midway through the 2-run batch (by Cancel) leaves behind: its marker, never cleared
-    at.session_state[RUNNING_BATCH] = RunningBatch(batch, runs=2)
+    at.session_state[RUNNING_BATCH] = RunningWork(batch, runs=2)
     at.run()
     assert [w.value for w in at.warning] == [
         f"Cancelled batch {batch}: 1 of 2 runs finished and kept. Start the same batch again to resume it."]

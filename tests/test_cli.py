@@ -217,6 +217,10 @@ JSON_COMMANDS = {
     "scaffold find": (["review the liability clauses of a supplier contract"], list),
     "run": (["TASKS", "--student", "trellis/structural", "--batch", "json-shape"], list),
     "runs": ([], list),
+    "experiment run": (["--tasks", "TASKS", "--student", "trellis/structural", "--arm", "none", "--arm",
+                        "scaffold:SCAFFOLD", "--id", "json-shape"], dict),
+    "experiment list": ([], list),
+    "experiment show": (["json-shape-stored"], dict),
     "tasks list": (["TASKS"], list),
     "tasks check": (["TASKS", "cap", "--expected"], dict),
     "model status": ([], dict),
@@ -240,6 +244,9 @@ def full_db(tmp_path_factory):
     for decision in ("submit", "approve"):
         assert main(["scaffold", decision, scaffold_id, "--version", "1", "--db", db]) == 0
     assert main(["run", str(one_task_file(tmp_path_factory.mktemp("tasks"))), "--student", "trellis/structural",
+                 "--db", db]) == 0
+    assert main(["experiment", "run", "--tasks", str(one_task_file(tmp_path_factory.mktemp("tasks"))), "--student",
+                 "trellis/structural", "--arm", "none", "--arm", f"scaffold:{scaffold_id}", "--id", "json-shape-stored",
                  "--db", db]) == 0
     assert main(["user", "grant", "lee@example.com", "approver", "--db", db]) == 0
     return db, scaffold_id
@@ -268,9 +275,10 @@ def test_each_json_command_prints_its_documented_shape(capsys, full_db, command,
     db, scaffold_id = full_db
     arguments, kind = JSON_COMMANDS[command]
     tasks = one_task_file(tmp_path)
-    arguments = [scaffold_id if a == "SCAFFOLD" else str(tasks) if a == "TASKS" else a for a in arguments]
-    code, out, _ = run(capsys, *command.split(), *arguments, "--json", *(() if command in NO_STORE else ("--db", db)))
-    assert code == 0
+    arguments = [a.replace("SCAFFOLD", scaffold_id) if "SCAFFOLD" in a else str(tasks) if a == "TASKS" else a
+                 for a in arguments]
+    code, out, err = run(capsys, *command.split(), *arguments, "--json", *(() if command in NO_STORE else ("--db", db)))
+    assert code == 0, err
     printed = json.loads(out)
     assert isinstance(printed, kind) and printed
     objects = printed if kind is list else [printed]

@@ -5,7 +5,8 @@ import json
 
 from core import Store
 from core.auth import local_actor
-from core.runs.batch import BatchSettings, model_ask, run_batch
+from core.llm import asker
+from core.runs.batch import BatchSettings, run_batch
 from core.runs.plan import run_plan
 from core.scaffolds.drafts import draft_scaffold
 from core.tasks.load import load_task_file
@@ -63,7 +64,7 @@ def test_a_scaffolded_run_on_the_local_model_adapts_the_plan_and_is_stored_linke
 
 def test_a_prompt_over_the_local_models_window_is_a_failed_call_with_the_servers_reason(local_entry):
     """The session's server has a 4,096-token window; 40,000 characters in one call are about 10,000 tokens."""
-    ask = model_ask(local_entry, seed=0, temperature=0, timeout=CALL_TIMEOUT)
+    ask = asker(local_entry, seed=0, temperature=0, timeout=CALL_TIMEOUT)
     result = run_plan(trace_id="too-long", instruction="Summarise the text.", context="The cap is 150%. " * 2_500,
                       task_class=None, model=local_entry.model, ask=ask, window=40_000,
                       budget=Budget(max_calls=3, max_tokens=100_000, max_seconds=300))

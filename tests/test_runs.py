@@ -13,7 +13,7 @@ from core.runs.batch import BatchSettings, run_batch
 from core.scaffolds.drafts import draft_scaffold
 from core.tasks.load import load_task_file
 from tests.support.people import DANA
-from tests.support.run_setup import STEP_FINDING, keeping_every_step, student_answer
+from tests.support.run_setup import STEP_FINDING, answering, student_answer
 from tests.support.scaffold_library import approve_teacher_scaffolds, sample_files
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -37,21 +37,6 @@ def task_file(tmp_path, *tasks):
         })
     path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
     return load_task_file(path)
-
-
-def answering(answer_for, adapt=keeping_every_step):
-    """A stand-in for litellm.completion that answers through mock_response: a plan to adapt with ``adapt(prompt)``
-    (by default the scaffold's steps as they are), anything else with ``answer_for(prompt)``."""
-    prompts = []
-
-    def completion(messages, **kwargs):
-        prompt = messages[-1]["content"]
-        prompts.append(prompt)
-        answer = adapt(prompt) if "Adapt this plan" in prompt else answer_for(prompt)
-        return litellm.completion(model=kwargs["model"], messages=messages, mock_response=answer)
-
-    completion.prompts = prompts
-    return completion
 
 
 def legal_scaffold_run(library, tmp_path, completion):

@@ -6,6 +6,7 @@
 - core.cli.scaffolds: scaffold extract | list | show | submit | approve | reject | deprecate | export | find
 - core.cli.tasks: tasks validate | list | check | schema
 - core.cli.runs: run, runs
+- core.cli.experiments: experiment run | list | show | export
 - core.cli.models: model serve | stop | status | list
 
 Shared options (--db, --json), the store and the acting identity live in core.cli.common; every
@@ -18,11 +19,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.cli import access, critique, models, runs, scaffolds, tasks, traces
+from core.cli import access, critique, experiments, models, runs, scaffolds, tasks, traces
 from core.cli.common import Commands
 from core.errors import TrellisError
 
-FEATURES = (traces, critique, access, scaffolds, tasks, runs, models)
+FEATURES = (traces, critique, access, scaffolds, tasks, runs, experiments, models)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from core.cli.common import Commands, acting, listing, open_store
 from core.cli.output import plain, print_records
+from core.experiments import gaps
+from core.model_catalog import load_catalog, lookup
 from core.scaffolds import EXPORT_FORMATS, ScaffoldStatus, export, to_text
 from core.scaffolds.drafts import draft_scaffold
 from core.scaffolds.retrieval import rank_scaffolds
@@ -39,6 +41,8 @@ def register(commands: Commands) -> None:
     sub = actions.add("extract", _extract, "Extract a draft scaffold from a trace (several traces: merge a strategy).", json=True)
     sub.add_argument("trace_ids", nargs="+", metavar="TRACE_ID")
     sub.add_argument("--from-critique", action="store_true", help="apply the trace's accepted annotations")
+    sub.add_argument("--by-model", metavar="MODEL",
+                     help="have a configured model (e.g. local: `trellis model serve`) compress the trace bottom-up")
 
     sub = actions.add("list", listing(lambda store, args: store.list_scaffolds(args.status), SCAFFOLD_COLUMNS, empty="—"),
                       "List scaffolds with their latest and approved versions.", json=True)
@@ -68,8 +72,10 @@ def register(commands: Commands) -> None:
 
 
 def _extract(args: argparse.Namespace) -> None:
+    by_model = lookup(load_catalog(db=args.db), args.by_model) if args.by_model else None
     with open_store(args) as store:
-        draft = draft_scaffold(store, args.trace_ids, author=acting(store), from_critique=args.from_critique)
+        draft = draft_scaffold(store, args.trace_ids, author=acting(store), from_critique=args.from_critique,
+                               by_model=by_model, progress=lambda line: print(f"… {line}", file=sys.stderr))
     version = draft.version
     if args.json:  # the saved version, as `scaffold show` prints it, and how it was made
         made = {**plain(version), "compression": draft.compression.as_dict(), "edits": draft.edits}
@@ -84,12 +90,21 @@ def _extract(args: argparse.Namespace) -> None:
 def _show(args: argparse.Namespace) -> None:
     with open_store(args) as store:
         version = store.get_scaffold(args.scaffold_id, args.version)
+        # From the runs of every version, each warning naming its own: what failed in v2 matters before v3 is approved.
+        runs = store.scaffold_step_runs(args.scaffold_id)
+        found = gaps.flagged(gaps.step_gaps(runs, store.scaffold_step_calls(args.scaffold_id),
+                                            store.scaffold_history(args.scaffold_id)))
     if args.json:
-        print_records([version], as_json=True, single=True)
+        print_records([{**plain(version), "capability_gaps": [gaps.as_record(g) for g in found]}], as_json=True,
+                      single=True)
         return
     reviewed = f" by {version.reviewer}" if version.reviewer else ""
     print(f"{version.label} · {version.status}{reviewed} · saved by {version.author}")
     print(to_text(version.content))
+    if runs:
+        print(f"\ncapability gaps, from {len(runs)} student runs of any version: {len(found) or 'none'} flagged")
+        for gap in found:
+            print(f"warning: {gaps.warning(gap)}")
 
 
 def _decide(args: argparse.Namespace) -> None:

@@ -59,7 +59,10 @@ def applied(run: RunRecord) -> bool:
 
 
 def arm_of(run: RunRecord) -> str:
-    """The arm a run belongs to, by what its batch asked for: "none", "scaffold:auto", or "scaffold:ID@VERSION"."""
+    """The arm a run belongs to: its experiment's arm; else by what its batch asked for: "none", "scaffold:auto",
+    or "scaffold:ID@VERSION"."""
+    if run.arm:
+        return run.arm
     if run.scaffold_choice in ("none", "auto"):
         return "none" if run.scaffold_choice == "none" else "scaffold:auto"
     return f"scaffold:{run.scaffold_id}@{run.scaffold_version}"
@@ -290,16 +293,24 @@ def tokens_to_competence(runs: Iterable[RunRecord], *, threshold: float = THRESH
     mean of its runs', a failed run counting 0 (it gave no answer); its tokens are all its runs' tokens."""
     if window < 1:
         raise ValueError(f"window must be at least 1, not {window}")
+    sequence = task_sequence(runs)
+    scores, spent = [], 0
+    for place, (score, task_tokens) in enumerate(sequence, start=1):
+        scores.append(score)
+        spent += task_tokens
+        if place >= window and float(np.mean(scores[-window:])) >= threshold:
+            return Competence(spent, place, len(sequence), threshold, window)
+    return Competence(None, None, len(sequence), threshold, window)
+
+
+def task_sequence(runs: Iterable[RunRecord]) -> list[tuple[float, int]]:
+    """Each task's (score, tokens) in the order its first run started: the score the mean of its runs' (a failed run
+    counting 0), the tokens all its runs' together."""
     tasks: dict[str, list[RunRecord]] = {}
     for run in sorted(runs, key=lambda r: (r.started_at, r.id)):
         tasks.setdefault(run.task_id, []).append(run)
-    scores, spent = [], 0
-    for place, task_runs in enumerate(tasks.values(), start=1):
-        scores.append(float(np.mean([r.score or 0.0 for r in task_runs])))
-        spent += sum(tokens(r) for r in task_runs)
-        if place >= window and float(np.mean(scores[-window:])) >= threshold:
-            return Competence(spent, place, len(tasks), threshold, window)
-    return Competence(None, None, len(tasks), threshold, window)
+    return [(float(np.mean([r.score or 0.0 for r in task_runs])), sum(tokens(r) for r in task_runs))
+            for task_runs in tasks.values()]
 
 
 def competence_ratio(arm: Competence, baseline: Competence) -> float | None:

@@ -15,21 +15,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from pydantic import BaseModel
-
 from core.auth import Action, Actor
 from core.errors import TrellisError
 from core.model_catalog import ModelEntry
 from core.node_table import nodes_to_arrow
 from core.runs.models import RunRecord, RunResult
-from core.runs.plan import Ask, run_plan
+from core.runs.plan import run_plan
 from core.scaffolds.models import ScaffoldVersion
 from core.scaffolds.retrieval import rank_scaffolds
 from core.store import Store
 from core.tasks.checkers import check
 from core.tasks.load import TaskFile
 from core.tasks.models import Task
-from core.text import shorten
 from core.tree import check_tree
 
 Progress = Callable[[str], None]
@@ -73,32 +70,43 @@ def run_batch(
             continue
         progress(f"[{number}/{len(work)}] {task.id} (repeat {repeat}): running")
         scaffold, retrieval = _auto_scaffold(store, task) if settings.scaffold == "auto" else (named, {})
-        record = _run_one(store, task_file, task, repeat, run_id, batch_id, student, settings, scaffold, retrieval,
-                          actor, progress, completion)
-        outcome = (f"score {record.score:.2f}" if record.score is not None else f"failed: {record.error}") + (
-            f"; fell back: {record.fallback_reason}" if record.fell_back else "")
-        progress(f"[{number}/{len(work)}] {task.id} (repeat {repeat}): {outcome}")
+        record = run_task(store, task_file, task, repeat, run_id, batch_id, student, settings, scaffold, retrieval,
+                          actor=actor, progress=progress, completion=completion)
+        progress(f"[{number}/{len(work)}] {task.id} (repeat {repeat}): {outcome(record)}")
         result.runs.append(record)
     return result
 
 
-def _run_one(
+def outcome(record: RunRecord) -> str:
+    """A finished run in a progress line: its score or failure, and its fallback."""
+    return (f"score {record.score:.2f}" if record.score is not None else f"failed: {record.error}") + (
+        f"; fell back: {record.fallback_reason}" if record.fell_back else "")
+
+
+def run_task(
     store: Store, task_file: TaskFile, task: Task, repeat: int, run_id: str, batch_id: str, student: ModelEntry,
-    settings: BatchSettings, scaffold: ScaffoldVersion | None, retrieval: dict[str, Any], actor: Actor,
-    progress: Progress, completion: Callable[..., Any] | None,
+    settings: BatchSettings, scaffold: ScaffoldVersion | None, retrieval: dict[str, Any], *, actor: Actor,
+    progress: Progress, completion: Callable[..., Any] | None, experiment_id: str | None = None,
+    arm: str | None = None, advice: str | None = None,
 ) -> RunRecord:
+    """Run one task once, score it and store run and trace together. ``advice`` (a reviewed critique's points)
+    goes into the student's prompts; an experiment names itself and the run's arm."""
     started = datetime.now(timezone.utc)
     seed = settings.seed + repeat - 1
-    ask = model_ask(student, seed=seed, temperature=settings.temperature, timeout=settings.timeout,
-                    completion=completion, progress=progress)
+    from core.llm import asker  # litellm takes seconds to import: only when a student is asked
+
+    ask = asker(student, seed=seed, temperature=settings.temperature, timeout=settings.timeout,
+                completion=completion, progress=progress)
     job = dict(trace_id=run_id, instruction=task.instruction, context=task_file.context_text(task),
                task_class=task.task_class, ask=ask, budget=task.budget, scaffold=scaffold.content if scaffold else None)
     if settings.runner == "rlm":
         from core.runs.rlm_runner import run_rlm  # imports rlms: only for an rlm run
 
+        if advice:
+            raise TrellisError("advice from a critique is given by the plan runner only; run this arm with it")
         plan = run_rlm(**job, student=student, timeout=settings.timeout)
     else:
-        plan = run_plan(**job, model=student.model)
+        plan = run_plan(**job, model=student.model, advice=advice)
     score = None if plan.failed else check(task, plan.answer)
     record = RunRecord(
         id=run_id, batch_id=batch_id, task_id=task.id, task_file=task_file.source, task_class=task.task_class,
@@ -108,7 +116,7 @@ def _run_one(
         fell_back=plan.fell_back, fallback_reason=plan.fallback_reason, adherence=plan.adherence,
         answer=plan.answer, score=score.score if score else None, score_explanation=score.explanation if score else "",
         calls=plan.calls, tokens_in=plan.tokens_in, tokens_out=plan.tokens_out, cost=plan.cost,
-        seconds=round(plan.seconds, 3), started_at=started,
+        seconds=round(plan.seconds, 3), started_at=started, experiment_id=experiment_id, arm=arm,
     )
     trace = plan.trace.model_copy(update={"metadata": {**plan.trace.metadata, **_linked(record)}})
     _store(store, record, trace, plan, actor)
@@ -125,7 +133,7 @@ def _linked(record: RunRecord) -> dict[str, Any]:
     """What the trace says of the run it records, so the library can show and filter on it."""
     return {"run": {"task_id": record.task_id, "student": record.student, "scaffold_id": record.scaffold_id,
                     "scaffold_version": record.scaffold_version, "seed": record.seed, "score": record.score,
-                    "batch_id": record.batch_id}}
+                    "batch_id": record.batch_id, "experiment_id": record.experiment_id, "arm": record.arm}}
 
 
 def _auto_scaffold(store: Store, task: Task) -> tuple[ScaffoldVersion | None, dict[str, Any]]:
@@ -144,26 +152,6 @@ def _named_scaffold(store: Store, choice: str) -> ScaffoldVersion:
     if version and not version.isdigit():
         raise TrellisError(f"--scaffold {choice!r}: a version is a whole number, as in {scaffold_id}@3")
     return store.reusable_scaffold(scaffold_id, int(version) if version else None)
-
-
-def model_ask(
-    entry: ModelEntry, *, seed: int, temperature: float, timeout: float,
-    completion: Callable[..., Any] | None = None, progress: Progress = lambda line: None,
-) -> Ask:
-    """How the plan runner asks the student: through litellm, as every model is reached."""
-    from core import llm  # litellm takes seconds to import: only when a student is asked
-
-    def ask(messages: list[dict[str, str]], max_tokens: int, schema: type[BaseModel] | None) -> tuple[str, int, int, float]:
-        usage = {"tokens_in": 0, "tokens_out": 0, "cost": 0.0}
-        kwargs = {**entry.litellm_kwargs(), "timeout": timeout, "max_tokens": max_tokens, "temperature": temperature,
-                  "seed": seed, "num_retries": 0}
-        if schema is not None and (answer_format := llm.response_format(entry, schema)) is not None:
-            kwargs["response_format"] = answer_format
-        progress(f"    asking {entry.name}: {shorten(messages[-1]['content'], 60)}")
-        answer = llm.call(completion, messages, kwargs, usage, who="student")
-        return answer, usage["tokens_in"], usage["tokens_out"], usage["cost"]
-
-    return ask
 
 
 def batch_name(task_files: list[TaskFile], settings: BatchSettings) -> str:

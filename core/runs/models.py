@@ -45,6 +45,8 @@ class RunRecord(BaseModel):
     cost: float = 0.0
     seconds: float = 0.0
     started_at: datetime
+    experiment_id: str | None = Field(None, description="The experiment the run is part of, if any.")
+    arm: str | None = Field(None, description="In an experiment: the arm it ran in (none, scaffold:ID@V, ...).")
 
     @property
     def followed(self) -> str:

@@ -76,6 +76,7 @@ class _Run:
     tokens_out: int = 0
     cost: float = 0.0
     adaptation: dict | None = None  # what the student did to the scaffold's plan (see core.runs.adapt)
+    advice: str | None = None
 
     def node(self, node_id: str, parent_id: str | None, kind: NodeKind, subproblem: str, **fields) -> Node:
         siblings = sum(1 for n in self.nodes if n.parent_id == parent_id)
@@ -85,8 +86,8 @@ class _Run:
         return made
 
     def call(self, node_id: str, parent_id: str, kind: NodeKind, subproblem: str, prompt: str, context: str,
-             max_tokens: int = 400, schema: type[BaseModel] | None = None) -> str:
-        """One model call, as one node; a failed call is an error node and raises."""
+             max_tokens: int = 400, schema: type[BaseModel] | None = None, metadata: dict | None = None) -> str:
+        """One model call, as one node (with ``metadata``); a failed call is an error node and raises."""
         if self.calls >= self.budget.max_calls:
             raise BudgetExceeded(f"the budget of {self.budget.max_calls} calls is spent")
         if self.tokens_in + self.tokens_out >= self.budget.max_tokens:
@@ -100,12 +101,12 @@ class _Run:
             answer, tokens_in, tokens_out, cost = self.ask(messages, max_tokens, schema)
         except TrellisError as exc:
             self.node(node_id, parent_id, kind, subproblem, context=context, model=self.model, start_time=start,
-                      end_time=datetime.now(timezone.utc), status=Status.ERROR, error=str(exc))
+                      end_time=datetime.now(timezone.utc), status=Status.ERROR, error=str(exc), metadata=metadata or {})
             raise
         self.tokens_in, self.tokens_out, self.cost = self.tokens_in + tokens_in, self.tokens_out + tokens_out, self.cost + cost
         self.node(node_id, parent_id, kind, subproblem, context=context, context_chars=len(context), output=answer,
                   model=self.model, tokens_in=tokens_in, tokens_out=tokens_out, cost=cost or None, start_time=start,
-                  end_time=datetime.now(timezone.utc))
+                  end_time=datetime.now(timezone.utc), metadata=metadata or {})
         return answer
 
 
@@ -114,10 +115,11 @@ _SYSTEM = "You are a careful analyst. Answer briefly and only from the text you 
 
 def run_plan(
     *, trace_id: str, instruction: str, context: str, task_class: str | None, model: str, ask: Ask, budget: Budget,
-    scaffold: Scaffold | None = None, window: int = WINDOW_CHARS,
+    scaffold: Scaffold | None = None, window: int = WINDOW_CHARS, advice: str | None = None,
 ) -> RunResult:
-    """Run one task with the `plan` runner; the result's trace is ready for ``Store.add_traces``."""
-    run = _Run(ask=ask, model=model, budget=budget)
+    """Run one task with the `plan` runner; the result's trace is ready for ``Store.add_traces``. ``advice``, the
+    reviewed points of a critique of an earlier run, is given with the task in every independent call."""
+    run = _Run(ask=ask, model=model, budget=budget, advice=advice)
     root = run.node("root", None, NodeKind.DECOMPOSE, instruction, context=shorten(context, 2000),
                     context_chars=len(context))
     answer, fallback, adherence, failed, fallback_node = "", None, None, None, None
@@ -196,15 +198,18 @@ def _scaffolded(run: _Run, instruction: str, context: str, scaffold: Scaffold, w
                   + (f"Return: {step.source.output_shape}\n" if step.source and step.source.output_shape else "")
                   + f"\nText:\n{carried}")
         where = f"step {position} ({shorten(step.instruction, 60)})"
+        # What a capability-gap report counts per scaffold step (core.experiments.gaps): the step, and its problem.
+        marks = {"scaffold_step": step.source.id} if step.source else {"added": True}
         try:
-            result = run.call(step.node_id, parent, NodeKind.RECURSE, step.instruction, prompt, carried)
+            result = run.call(step.node_id, parent, NodeKind.RECURSE, step.instruction, prompt, carried,
+                              metadata=marks)
         except BudgetExceeded:
             raise
         except TrellisError as exc:
             return "", f"{where} failed: {exc}", _adherence(results, plan)
-        run.nodes[-1].metadata = {"scaffold_step": step.source.id} if step.source else {"added": True}
         problem = _problem(result, step)
         if problem:
+            run.nodes[-1].metadata = {**marks, "problem": problem}
             if step.source is None or step.source.optional or _another_part_answers(step, steps):
                 continue
             return "", f"{where} {problem}", _adherence(results, plan)
@@ -233,6 +238,8 @@ def _another_part_answers(step: Step, steps: list[Step]) -> bool:
 
 def _independent(run: _Run, parent_id: str, instruction: str, context: str, window: int) -> str:
     """Answer directly when the context fits the window; else take notes piece by piece, then combine them."""
+    if run.advice:
+        instruction = f"{instruction}\n\nAdvice from a reviewed critique of an earlier attempt:\n{run.advice}"
     if len(context) <= window:
         prompt = f"Task: {instruction}\n\nText:\n{context}\n\nGive the answer only."
         return run.call(f"{parent_id}-answer", parent_id, NodeKind.LEAF, instruction, prompt, context)

@@ -17,12 +17,40 @@ from core.scaffolds.models import Scaffold, SubProblem
 from core.text import shorten
 
 USABLE_REVIEW_STATUSES = ("accepted", "edited")
+AFTER = " (after critique)"
+STEP_KEY = "scaffold-step:"  # an annotation's node id that names a scaffold step itself, not a node of a trace
 
 
 def draft_from_critique(student: LoadedTrace, annotations: Iterable[Any]) -> tuple[Scaffold, list[str]]:
     """The student's scaffold with every accepted annotation applied, and a line per edit made."""
     parent_of = {n.id: n.parent_id for n in student.nodes}
     return apply_critique(extract_scaffold(student), annotations, parent_of)
+
+
+def revise_from_runs(scaffold: Scaffold, runs: Iterable[tuple[LoadedTrace, Iterable[Any]]]) -> tuple[Scaffold, list[str]]:
+    """The scaffold with the accepted critique of student runs that followed it applied, and a line per edit made.
+
+    An annotation on a run's step (a node that carried out a scaffold step: ``metadata.scaffold_step``) applies to
+    that step; one below a step, to the step above it; any other, to the whole task. The same point made on several
+    runs is applied once."""
+    notes, seen = [], set()
+    for loaded, points in runs:
+        nodes = {n.id: n for n in loaded.nodes}
+        for annotation in points:
+            note = _Note.of(annotation)
+            if note.status not in (None, *USABLE_REVIEW_STATUSES):
+                continue
+            step, node_id = None, note.node_id
+            while node_id is not None and node_id in nodes and step is None:
+                step = nodes[node_id].metadata.get("scaffold_step")
+                node_id = nodes[node_id].parent_id
+            point = (note.category, step, note.fix, tuple(note.subproblems))
+            if point not in seen:
+                seen.add(point)
+                notes.append({"id": note.id, "category": note.category, "suggested_fix": note.fix,
+                              "suggested_subproblems": note.subproblems,
+                              "node_id": f"{STEP_KEY}{step}" if step else None})
+    return apply_critique(scaffold, notes)
 
 
 def apply_critique(
@@ -50,7 +78,8 @@ def apply_critique(
         {**scaffold.model_dump(), "subproblems": [s.model_dump() for s in editor.subproblems],
          "anchors": [a.model_dump() for a in scaffold.anchors if a.subproblem_id in editor.ids()],
          "aggregation": editor.aggregation, "root_task": editor.root_task,
-         "provenance": provenance.model_dump(), "title": f"{scaffold.title} (after critique)"}
+         "provenance": provenance.model_dump(),
+         "title": scaffold.title if scaffold.title.endswith(AFTER) else f"{scaffold.title}{AFTER}"}
     )
     return result, editor.log
 
@@ -88,6 +117,7 @@ class _Editor:
     def target(self, node_id: str | None) -> SubProblem | None:
         """The sub-problem drawn from node_id or its nearest ancestor; None means the whole task."""
         by_node = {s.source_node_id: s for s in self.subproblems if s.source_node_id}
+        by_node |= {f"{STEP_KEY}{s.id}": s for s in self.subproblems}
         seen = set()
         while node_id is not None and node_id not in seen:
             if node_id in by_node:
@@ -103,7 +133,8 @@ class _Editor:
         if category == "missing_subproblem":
             added = self.add_below(target, note.subproblems or ([note.fix] if note.fix else []))
             self.log.append(f"added {', '.join(added)} under {where}" if added else f"nothing to add under {where}")
-        elif category == "redundant_subproblem" and target is not None and target.source_node_id == note.node_id:
+        elif category == "redundant_subproblem" and target is not None and note.node_id in (
+                target.source_node_id, f"{STEP_KEY}{target.id}"):
             removed = self.remove(target.id, keep_root=False)
             self.log.append(f"removed {where}" + (f" and {removed} below it" if removed else ""))
         elif category == "too_shallow" and note.subproblems:

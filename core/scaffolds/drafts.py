@@ -1,10 +1,16 @@
-"""Making a first draft from stored traces: one trace, several of a class, or one trace's accepted critique."""
+"""Making a first draft from stored traces: one trace, several of a class, one trace's accepted critique, or one
+trace compressed by a model; and the drafts of one trace, to compare side by side."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from core.auth import Actor
+from core.auth import Action, Actor
+from core.model_catalog import STRUCTURAL, ModelEntry
+from core.models import LoadedTrace
+from core.scaffolds.compress import Progress, compress_with_model
 from core.scaffolds.critique import USABLE_REVIEW_STATUSES, draft_from_critique
 from core.scaffolds.extract import (
     Compression,
@@ -16,8 +22,10 @@ from core.scaffolds.extract import (
     scaffold_bytes,
     trace_bytes,
 )
-from core.scaffolds.models import ScaffoldError, ScaffoldVersion
+from core.scaffolds.models import Scaffold, ScaffoldError, ScaffoldVersion
 from core.store import Store
+
+MODEL_TIMEOUT = 120.0  # seconds per call, for a model entry that names none: a local model on a small machine is slow
 
 
 @dataclass(frozen=True)
@@ -27,13 +35,24 @@ class Draft:
     edits: list[str] = field(default_factory=list)  # what a critique changed
 
 
-def draft_scaffold(store: Store, trace_ids: list[str], *, author: Actor, from_critique: bool = False) -> Draft:
-    """Extract (one trace) or merge (several) a scaffold and save it as version 1, a draft."""
+def draft_scaffold(
+    store: Store, trace_ids: list[str], *, author: Actor, from_critique: bool = False,
+    by_model: ModelEntry | None = None, completion: Callable[..., Any] | None = None,
+    progress: Progress = lambda line: None,
+) -> Draft:
+    """Extract (one trace) or merge (several) a scaffold, or have ``by_model`` compress one trace (through
+    ``completion``, default litellm's), and save it as version 1, a draft. A model's draft is never approved here:
+    a reviewer submits and approves it like any other."""
     if not trace_ids:
         raise ScaffoldError("name at least one trace to extract a scaffold from")
     traces = [store.load_trace(trace_id) for trace_id in dict.fromkeys(trace_ids)]
     edits: list[str] = []
-    if from_critique:
+    if by_model is not None:
+        if len(traces) != 1 or from_critique:
+            raise ScaffoldError("a model compresses one trace at a time, without its critique")
+        author.require(Action.EDIT)  # before any call: someone who may not save a draft spends no model's tokens
+        scaffold, comment = _compressed_by(by_model, traces[0], completion, progress)
+    elif from_critique:
         if len(traces) != 1:
             raise ScaffoldError("a draft from critique is made from one student trace at a time")
         annotations = [a for a in store.list_annotations(traces[0].trace.id) if a.status in USABLE_REVIEW_STATUSES]
@@ -60,3 +79,31 @@ def draft_scaffold(store: Store, trace_ids: list[str], *, author: Actor, from_cr
         )
     version = store.save_scaffold(None, scaffold, author=author, comment=comment)
     return Draft(version, measured, edits)
+
+
+def _compressed_by(entry: ModelEntry, loaded: LoadedTrace, completion: Callable[..., Any] | None,
+                   progress: Progress) -> tuple[Scaffold, str]:
+    """The model's draft of one trace, and the version comment saying what making it took."""
+    if entry.model == STRUCTURAL:
+        raise ScaffoldError(f"{STRUCTURAL} critiques traces but writes no scaffolds; choose a model")
+    from core.llm import asker  # the one way Trellis asks a model; litellm loads only when it is asked
+
+    ask = asker(entry, seed=0, temperature=0.2, timeout=entry.timeout or MODEL_TIMEOUT, completion=completion,
+                who="compressor")
+    made = compress_with_model(loaded, ask, progress=progress)
+    comment = f"compressed by {entry.name} from {loaded.trace.id}: {made.calls} calls, {made.tokens:,} tokens"
+    if made.summaries_fell_back:
+        comment += f" ({made.summaries_fell_back} unreadable summaries replaced by the trace's own)"
+    return made.scaffold, comment
+
+
+def drafts_of_trace(store: Store, trace_id: str) -> list[tuple[ScaffoldVersion, Compression]]:
+    """The latest version of every scaffold drawn from ``trace_id`` alone, oldest first, each with its compression
+    measured the same way, so a deterministic and a model's draft compare side by side."""
+    loaded = store.load_trace(trace_id)
+    found = []
+    for row in store.list_scaffolds():
+        latest = store.get_scaffold(row.scaffold_id)
+        if latest.content.provenance.source_traces == [trace_id]:
+            found.append((latest, compression(latest.content, loaded)))
+    return sorted(found, key=lambda pair: pair[0].created_at)

@@ -82,7 +82,7 @@ class Anchor(_Value):
 
 
 class Provenance(_Value):
-    method: Literal["trace", "strategy", "critique", "manual"] = "manual"
+    method: Literal["trace", "strategy", "critique", "manual", "model"] = "manual"  # "model": compress.py
     source_traces: list[str] = Field(default_factory=list)
     teacher_models: list[str] = Field(default_factory=list)
     annotations: list[str] = Field(default_factory=list, description="Accepted annotations a critique draft applied.")

@@ -37,14 +37,16 @@ class RunQueries(TraceQueries):
 
     def list_runs(
         self, *, batch_id: str | None = None, task_id: str | None = None, scaffold_id: str | None = None,
-        student: str | None = None,
+        student: str | None = None, experiment_id: str | None = None,
     ) -> list[RunRecord]:
         """Runs, oldest first; each filter narrows them."""
         rows = self._cur.execute(
             f"SELECT {_RUN_COLUMNS} FROM runs WHERE ($batch IS NULL OR batch_id = $batch) "
             "AND ($task IS NULL OR task_id = $task) AND ($scaffold IS NULL OR scaffold_id = $scaffold) "
-            "AND ($student IS NULL OR student = $student) ORDER BY started_at, id",
-            {"batch": batch_id, "task": task_id, "scaffold": scaffold_id, "student": student},
+            "AND ($student IS NULL OR student = $student) AND ($experiment IS NULL OR experiment_id = $experiment) "
+            "ORDER BY started_at, id",
+            {"batch": batch_id, "task": task_id, "scaffold": scaffold_id, "student": student,
+             "experiment": experiment_id},
         ).fetchall()
         return [_run_from_row(row) for row in rows]
 

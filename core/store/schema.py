@@ -222,6 +222,22 @@ def _m006_runs(cur: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _m007_experiments(cur: duckdb.DuckDBPyConnection) -> None:
+    # An experiment runs its arms on the same tasks; its runs are rows of runs, tagged with it and their arm.
+    cur.execute(
+        """
+        CREATE TABLE experiments (
+            id VARCHAR PRIMARY KEY,
+            settings JSON NOT NULL,
+            created_by VARCHAR NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL
+        )
+        """
+    )
+    cur.execute("ALTER TABLE runs ADD COLUMN experiment_id VARCHAR")
+    cur.execute("ALTER TABLE runs ADD COLUMN arm VARCHAR")
+
+
 MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [
     _m001_traces_and_nodes,
     _m002_critique,
@@ -229,5 +245,6 @@ MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [
     _m004_trace_content_hash,
     _m005_users_and_audit,
     _m006_runs,
+    _m007_experiments,
 ]
 

@@ -48,3 +48,20 @@ def write_tasks(folder: Path, count: int = 2) -> Path:
 def write_models(path: Path, student_url: str) -> Path:
     path.write_text(f'[models.test-student]\nmodel = "openai/test-student"\napi_base = "{student_url}"\ntimeout = 30\n')
     return path
+
+
+def answering(answer_for, adapt=keeping_every_step):
+    """A stand-in for litellm.completion that answers through mock_response: a plan to adapt with ``adapt(prompt)``
+    (by default the scaffold's steps as they are), anything else with ``answer_for(prompt)``."""
+    prompts = []
+
+    def completion(messages, **kwargs):
+        prompt = messages[-1]["content"]
+        prompts.append(prompt)
+        answer = adapt(prompt) if "Adapt this plan" in prompt else answer_for(prompt)
+        import litellm  # after LITELLM_LOCAL_MODEL_COST_MAP is set: see tests/conftest.py
+
+        return litellm.completion(model=kwargs["model"], messages=messages, mock_response=answer)
+
+    completion.prompts = prompts
+    return completion
