@@ -10,7 +10,8 @@ from core.errors import TrellisError
 from core.experiments import figures
 from core.experiments.models import Experiment
 from core.experiments.report import ExperimentReport, experiment_report, interval, rows_csv, rows_json
-from core.experiments.run import REVIEWED, define_experiment, experiment_work, run_experiment
+from core.experiments.run import define_experiment, experiment_work, run_experiment
+from core.scaffolds.critique import USABLE_REVIEW_STATUSES
 from core.tasks.load import load_task_files
 from core.text import shorten
 from pages import ui
@@ -99,7 +100,7 @@ def arm_choices(store) -> dict[str, str]:
         version = store.get_scaffold(s.scaffold_id, s.approved_version)
         choices[f"{version.content.kind}:{s.scaffold_id}@{s.approved_version}"] = (
             f"{version.content.kind} {s.scaffold_id} v{s.approved_version} · {shorten(s.title, 80)}")
-    for trace_id in store.traces_with_reviewed_critique(REVIEWED):
+    for trace_id in store.traces_with_reviewed_critique(USABLE_REVIEW_STATUSES):
         choices[f"critique:{trace_id}"] = f"critique of {trace_id}: its accepted points as advice"
     return choices
 

@@ -36,9 +36,6 @@ class ExperimentReport:
     finished: int
     failed: int
 
-    def arm(self, name: str) -> ArmReport:
-        return next(a for a in self.arms if a.summary.arm == name)
-
 
 def experiment_report(experiment: Experiment, runs: list[RunRecord], *, threshold: float = metrics.THRESHOLD,
                       window: int = metrics.WINDOW) -> ExperimentReport:

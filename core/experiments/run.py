@@ -17,7 +17,7 @@ from typing import Any
 from core.auth import Action, Actor
 from core.experiments.models import Arm, Experiment, ExperimentError, parse_arm
 from core.model_catalog import ModelEntry
-from core.runs.batch import BatchSettings, Progress, outcome, run_task
+from core.runs.batch import BatchSettings, Progress, named_scaffold, outcome, run_task
 from core.runs.models import RunRecord
 from core.scaffolds.critique import USABLE_REVIEW_STATUSES
 from core.scaffolds.models import ScaffoldVersion
@@ -27,7 +27,6 @@ from core.tasks.models import Task
 from core.text import shorten
 
 ADVICE_CHARS = 1_500  # most characters of a critique's points given to the student
-REVIEWED = USABLE_REVIEW_STATUSES  # a critique arm gives only what a person accepted
 
 
 @dataclass(frozen=True)
@@ -72,7 +71,7 @@ def define_experiment(
     paths = [str(f.path) for f in task_files]
     name = experiment_id or "exp-" + hashlib.sha1(
         json.dumps([paths, student, arms, repeats, seed, runner]).encode()).hexdigest()[:8]
-    stored = next((e for e in store.list_experiments() if e.id == name), None)
+    stored = store.find_experiment(name)
     if stored is not None:  # resuming: an arm named without its version runs the version it started with
         resolved = [next((s for s in stored.arms if s == arm or s.startswith(f"{arm}@")), arm) for arm in arms]
     else:
@@ -92,16 +91,15 @@ def resolve_arm(store: Store, arm: Arm, runner: str = "plan") -> Resolved:
         if runner != "plan":
             raise ExperimentError(f"arm {arm.name}: advice from a critique is given by the plan runner only")
         store.load_trace(arm.ref)  # a one-line error when there is no such trace
-        points = [a for a in store.list_annotations(arm.ref) if a.status in REVIEWED]
+        points = [a for a in store.list_annotations(arm.ref) if a.status in USABLE_REVIEW_STATUSES]  # only what a person accepted
         if not points:
             raise ExperimentError(f"arm {arm.name}: trace {arm.ref!r} has no accepted critique; review it first")
         advice = "\n".join(f"- {shorten(a.rationale, 300)}" + (f" Fix: {shorten(a.suggested_fix, 200)}"
                                                                  if a.suggested_fix else "") for a in points)
         return Resolved(arm.name, advice=shorten(advice, ADVICE_CHARS))
-    scaffold_id, _, version = arm.ref.partition("@")
-    found = store.reusable_scaffold(scaffold_id, int(version) if version else None)
+    found = named_scaffold(store, arm.ref)
     if found.content.kind != arm.kind:
-        raise ExperimentError(f"arm {arm.name}: {scaffold_id} is a {found.content.kind}; "
+        raise ExperimentError(f"arm {arm.name}: {found.scaffold_id} is a {found.content.kind}; "
                               f"name it as {found.content.kind}:{arm.ref}")
     return Resolved(f"{arm.kind}:{found.scaffold_id}@{found.version}", scaffold=found)
 

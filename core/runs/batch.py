@@ -61,7 +61,7 @@ def run_batch(
     batch_id = batch_name(task_files, settings)
     done = {run.id for run in store.list_runs(batch_id=batch_id) if run.status == "ok"}  # failed ones are done again
     result = BatchResult(batch_id)
-    named = None if settings.scaffold in ("none", "auto") else _named_scaffold(store, settings.scaffold)
+    named = None if settings.scaffold in ("none", "auto") else named_scaffold(store, settings.scaffold)
     work = [(f, t, r) for f in task_files for t in f.tasks[: settings.limit] for r in range(1, settings.repeats + 1)]
     for number, (task_file, task, repeat) in enumerate(work, start=1):
         run_id = f"run-{batch_id}-{task.id}-{repeat}"
@@ -146,7 +146,7 @@ def _auto_scaffold(store: Store, task: Task) -> tuple[ScaffoldVersion | None, di
         "found": True, "rank": best.rank, "score": best.score, "reasons": best.reasons}
 
 
-def _named_scaffold(store: Store, choice: str) -> ScaffoldVersion:
+def named_scaffold(store: Store, choice: str) -> ScaffoldVersion:
     """The approved version ``choice`` (ID or ID@VERSION) names; the scaffold's approved version without one."""
     scaffold_id, _, version = choice.partition("@")
     if version and not version.isdigit():

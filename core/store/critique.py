@@ -58,7 +58,7 @@ class CritiqueQueries(Connection):
         ).fetchall()
         return [_annotation_from_row(row) for row in rows]
 
-    def traces_with_reviewed_critique(self, statuses: tuple[str, ...] = ("accepted", "edited")) -> list[str]:
+    def traces_with_reviewed_critique(self, statuses: tuple[str, ...]) -> list[str]:
         """The traces that have an annotation in one of ``statuses``: those a critique arm can give advice from."""
         rows = self._cur.execute("SELECT DISTINCT trace_id FROM annotations WHERE list_contains(?, status) "
                                  "ORDER BY trace_id", [list(statuses)]).fetchall()

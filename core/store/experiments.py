@@ -35,12 +35,16 @@ class ExperimentQueries(RunQueries):
             audit(cur, actor, "experiment", made.id, arms=made.arms, student=made.student)
             return made
 
-    def get_experiment(self, experiment_id: str) -> Experiment:
+    def find_experiment(self, experiment_id: str) -> Experiment | None:
         row = self._cur.execute("SELECT settings FROM experiments WHERE id = ?", [experiment_id]).fetchone()
-        if row is None:
+        return None if row is None else Experiment.model_validate_json(row[0])
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        found = self.find_experiment(experiment_id)
+        if found is None:
             known = ", ".join(e.id for e in self.list_experiments()[:5]) or "none yet"
             raise StoreError(f"no experiment {experiment_id!r} in {self.path} (known: {known})")
-        return Experiment.model_validate_json(row[0])
+        return found
 
     def list_experiments(self) -> list[Experiment]:
         """Experiments, newest first."""
