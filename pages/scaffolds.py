@@ -9,6 +9,7 @@ from core.errors import TrellisError
 from core.experiments import gaps
 from core.experiments.figures import version_history_figure
 from core.experiments.history import version_history
+from core.experiments.revise import revise_from_experiment
 from core.model_catalog import LOCAL, STRUCTURAL, CatalogError
 from core.scaffolds import (
     Scaffold,
@@ -24,6 +25,7 @@ from core.scaffolds import (
     to_text,
     with_rows,
 )
+from core.scaffolds.critique import USABLE_REVIEW_STATUSES
 from core.scaffolds.drafts import draft_scaffold, drafts_of_trace
 from core.scaffolds.retrieval import rank_scaffolds
 from core.text import shorten
@@ -434,6 +436,7 @@ def page() -> None:
                 "why": [r.outcome for r in runs],
             }), hide_index=True, width="stretch", column_config={
                 "open": st.column_config.LinkColumn("open", display_text="open trace ↗", width="small")})
+            show_revision(store, scaffold_id, runs, actor)
 
     # --------------------------------------------------------------------- find
 
@@ -453,6 +456,35 @@ def page() -> None:
                                "kind": f.kind, "task class": f.task_class, "score": f.score, "why": f.why} for f in fits]),
                 hide_index=True, width="stretch",
             )
+
+
+def show_revision(store, scaffold_id: str, runs, actor) -> None:
+    """Closing the loop: the accepted critique of an experiment's runs of this scaffold, saved as its next version
+    (core.experiments.revise). Nothing changes until a person asks; the new version is a draft, reviewed as any."""
+    experiments = list(dict.fromkeys(r.experiment_id for r in runs if r.experiment_id))
+    if not experiments:
+        return
+    st.caption("Revise from an experiment: critique its runs (open one, then the Critique page), accept what holds, "
+               "and save the accepted points as the next version")
+    experiment_id = st.selectbox("Experiment", experiments, key=f"revise-experiment:{scaffold_id}")
+    mine = [r for r in runs if r.experiment_id == experiment_id]
+    critiqued = sum(any(a.status in USABLE_REVIEW_STATUSES for a in store.list_annotations(r.id)) for r in mine)
+    st.dataframe(pd.DataFrame({
+        "critique": [pages.url("critique", trace=r.id) for r in mine], "version": [r.scaffold_version for r in mine],
+        "task": [r.task_id for r in mine], "score": [r.score for r in mine], "why": [r.outcome for r in mine],
+    }), hide_index=True, width="stretch", key=f"revise-runs:{scaffold_id}:{experiment_id}", column_config={
+        "critique": st.column_config.LinkColumn("critique", display_text="critique run ↗", width="small")})
+    if st.button(f"Save a new version from the accepted critique of {critiqued} of these {len(mine)} runs",
+                 icon=":material/edit_note:", disabled=not critiqued or not actor.can(Action.EDIT),
+                 key=f"revise:{scaffold_id}:{experiment_id}"):
+        try:
+            revision = revise_from_experiment(store, scaffold_id, experiment_id, author=actor)
+        except TrellisError as exc:
+            st.error(ui.plain(str(exc)), icon=":material/error:")
+        else:
+            st.session_state.scaffold_flash = (f"Saved {revision.version.label} as a draft: "
+                                               + "; ".join(revision.edits))
+            st.rerun()
 
 
 def compressing_model():

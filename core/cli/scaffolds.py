@@ -1,4 +1,4 @@
-"""`trellis scaffold extract | list | show | submit | approve | reject | deprecate | export | find`.
+"""`trellis scaffold extract | revise | list | show | submit | approve | reject | deprecate | export | find`.
 
 Export and find only ever hand out approved versions.
 """
@@ -44,6 +44,14 @@ def register(commands: Commands) -> None:
     sub.add_argument("--by-model", metavar="MODEL",
                      help="have a configured model (e.g. local: `trellis model serve`) compress the trace bottom-up")
 
+    sub = actions.add("revise", _revise, "Save the next version of a scaffold from the accepted critique of an "
+                      "experiment's runs of it.",
+                      epilog="Critique the runs first (`trellis critique RUN_ID`) and accept what holds; the new "
+                             "version is a draft, reviewed like any other before a student follows it.")
+    sub.add_argument("scaffold_id", metavar="ID")
+    sub.add_argument("--from-experiment", required=True, metavar="EXPERIMENT_ID")
+    sub.add_argument("--version", type=int, help="the version the runs followed (needed when they followed several)")
+
     sub = actions.add("list", listing(lambda store, args: store.list_scaffolds(args.status), SCAFFOLD_COLUMNS, empty="—"),
                       "List scaffolds with their latest and approved versions.", json=True)
     sub.add_argument("--status", choices=[s.value for s in ScaffoldStatus], help="only scaffolds with a version in this status")
@@ -85,6 +93,20 @@ def _extract(args: argparse.Namespace) -> None:
         print(f"edit: {edit}", file=sys.stderr)
     print(f"{version.scaffold_id}\tversion {version.version}\t{version.status}")
     print(f"compression: {draft.compression.describe()}", file=sys.stderr)
+
+
+def _revise(args: argparse.Namespace) -> None:
+    from core.experiments.revise import revise_from_experiment
+
+    with open_store(args) as store:
+        revision = revise_from_experiment(store, args.scaffold_id, args.from_experiment, author=acting(store),
+                                          version=args.version)
+    version = revision.version
+    for edit in revision.edits:
+        print(f"edit: {edit}", file=sys.stderr)
+    print(f"{version.scaffold_id}\tversion {version.version}\t{version.status}")
+    print(f"from v{version.based_on}: the accepted critique of {revision.critiqued} of its {revision.runs} runs",
+          file=sys.stderr)
 
 
 def _show(args: argparse.Namespace) -> None:

@@ -141,6 +141,14 @@ def _failed_or_empty_calls(view: TraceView) -> list[Finding]:
                 rationale=f"{_label(node)} failed: {(node.error or 'no error message')[:300]}",
                 suggested_fix="Retry the call, or split its input so it fits what the model handles reliably.",
             ))
+        elif node.metadata.get("problem"):  # a scaffold step whose result the runner could not use (core.runs.plan)
+            findings.append(Finding(
+                node_id=node.id, category=Category.FAILED_STEP, severity=Severity.HIGH,
+                rationale=f"{_label(node)} {shorten(str(node.metadata['problem']), 200)}, so the run could not "
+                          "use its result.",
+                suggested_fix="Say in the step what to return and how (a sentence naming the finding), or split it "
+                              "into steps the student can do.",
+            ))
         elif node.kind in ("leaf", "llm", "recurse", "aggregate") and not (node.output or "").strip():
             findings.append(Finding(
                 node_id=node.id, category=Category.FAILED_STEP, severity=Severity.MEDIUM,
