@@ -32,3 +32,8 @@ class NotFound(TrellisError):
 
 class ModelError(TrellisError):
     """A model (teacher or student) could not be reached, or failed to answer."""
+
+
+class ModelUnanswered(ModelError):
+    """The model gave no answer at all: the call timed out or never reached it. Unlike a bad answer, this says
+    nothing about what the model can do (a loaded machine times calls out), so capability gaps leave it out."""

@@ -23,7 +23,7 @@ from litellm.llms.custom_llm import CustomLLM  # noqa: E402
 from pydantic import BaseModel  # noqa: E402
 
 from core.critique.structural import answer_from_prompt  # noqa: E402
-from core.errors import ModelError  # noqa: E402
+from core.errors import ModelError, ModelUnanswered  # noqa: E402
 from core.model_catalog import STRUCTURAL as STRUCTURAL_TEACHER  # noqa: E402
 from core.model_catalog import ModelEntry  # noqa: E402
 from core.text import shorten  # noqa: E402
@@ -35,11 +35,13 @@ def call(completion: Callable[..., Any] | None, messages: list, kwargs: dict, us
     try:
         response = (completion or litellm.completion)(messages=messages, **kwargs)
     except litellm.Timeout:
-        raise ModelError(f"{who} {kwargs['model']} timed out after {kwargs['timeout']:g} s") from None
+        raise ModelUnanswered(f"{who} {kwargs['model']} timed out after {kwargs['timeout']:g} s") from None
     except litellm.AuthenticationError:
         raise ModelError(f"{who} {kwargs['model']}: missing or invalid API key") from None
     except litellm.ContextWindowExceededError as exc:
         raise ModelError(f"{who} {kwargs['model']}: the prompt is over its context window ({_reason(exc)})") from None
+    except (litellm.APIConnectionError, litellm.ServiceUnavailableError) as exc:
+        raise ModelUnanswered(f"{who} {kwargs['model']} unreachable: {_reason(exc)}") from None
     except openai.OpenAIError as exc:  # every litellm and provider-SDK error derives from it
         if re.search(r"api[_ ]key|credentials", str(exc), re.IGNORECASE):
             raise ModelError(f"{who} {kwargs['model']}: missing or invalid API key ({_reason(exc)})") from None

@@ -47,7 +47,7 @@ SPLIT_S1_SKIP_S3 = json.dumps({"steps": [{"from_step": 1, "instruction": "Read c
                                          {"from_step": 1, "instruction": "Read clauses 11-20"},
                                          {"from_step": 2, "instruction": ""}]})
 ONE_WORD = "returned 1 word where the step asks for ~10"
-WARNING = (f"v1 step s2 (State the cap as a percentage of the annual fees) fails for small: 3 of 4 runs (75%), "
+WARNING = (f"v1 step s2 (State the cap as a percentage of the annual fees) fails for small: 2 of 3 runs (67%), "
            f"e.g. '{ONE_WORD}' (run-gaps-small-t2-1)")
 
 
@@ -135,7 +135,8 @@ def example_gaps(store: Store, scaffold_id: str) -> list[gaps.StepGap]:
 
 
 def counts(gap: gaps.StepGap) -> tuple:
-    return (gap.student, gap.step, gap.runs, gap.attempted, gap.succeeded, gap.failed, gap.skipped, gap.not_reached)
+    return (gap.student, gap.step, gap.runs, gap.attempted, gap.succeeded, gap.failed, gap.skipped, gap.unanswered,
+            gap.not_reached)
 
 
 # ------------------------------------------------------------------ counting
@@ -161,7 +162,8 @@ def test_the_store_returns_each_step_call_with_its_problem_or_error(example):
         ("t3-1", "s1", "step-1", "ok", None), ("t3-1", "s2", "step-2", "ok", ONE_WORD),
         ("t4-1", "s1", "step-1", "ok", None), ("t4-1", "s2", "step-2", "error", None),
     ]
-    assert calls[-1].error == "student openai/small timed out after 120 s"
+    assert calls[-1].error == "student openai/small timed out after 120 s" and calls[-1].unanswered
+    assert not any(c.unanswered for c in calls[:-1])
     assert calls[1].output == STEP_FINDING and calls[0].run_score == 1.0
     runs = store.scaffold_step_runs(scaffold_id)
     assert [(r.run_id, r.skipped) for r in runs][:2] == [("run-gaps-small-t1-1", ("s3",)), ("run-gaps-small-t2-1", ())]
@@ -172,27 +174,26 @@ def test_a_step_the_small_student_fails_is_flagged_with_counts_scores_and_exampl
     store, scaffold_id = example
     found = example_gaps(store, scaffold_id)
     assert [counts(g) for g in found] == [
-        # student, step, runs, attempted, succeeded, failed, skipped, not reached
-        ("large", "s1", 2, 2, 2, 0, 0, 0), ("large", "s2", 2, 2, 2, 0, 0, 0), ("large", "s3", 2, 2, 2, 0, 0, 0),
-        ("small", "s1", 4, 4, 4, 0, 0, 0),  # t1's split s1 succeeded: one of its parts was usable
-        ("small", "s2", 4, 4, 1, 3, 0, 0),
-        ("small", "s3", 4, 0, 0, 0, 1, 3),  # t1 skipped it; t2-t4 fell back at s2 and never reached it
+        # student, step, runs, attempted, succeeded, failed, skipped, no answer, not reached
+        ("large", "s1", 2, 2, 2, 0, 0, 0, 0), ("large", "s2", 2, 2, 2, 0, 0, 0, 0), ("large", "s3", 2, 2, 2, 0, 0, 0, 0),
+        ("small", "s1", 4, 4, 4, 0, 0, 0, 0),  # t1's split s1 succeeded: one of its parts was usable
+        ("small", "s2", 4, 3, 1, 2, 0, 1, 0),  # t4's call timed out: no answer, so neither a success nor a failure
+        ("small", "s3", 4, 0, 0, 0, 1, 0, 3),  # t1 skipped it; t2-t4 fell back at s2 and never reached it
     ]
     s1, s2, s3 = found[3:]
     assert (s1.success_rate, s1.score_succeeded, s1.score_failed) == (1.0, 0.5, None)
-    assert (s2.success_rate, s2.score_succeeded, s2.score_failed) == (0.25, 1.0, pytest.approx(1 / 3))
+    assert (s2.success_rate, s2.score_succeeded, s2.score_failed) == (pytest.approx(1 / 3), 1.0, 0.0)
     assert (s3.success_rate, s3.flagged) == (None, False)
     assert [g.step for g in gaps.flagged(found)] == ["s2"] and {g.scaffold_version for g in found} == {1}
-    assert [(f.run_id, f.why) for f in s2.examples] == [
-        ("run-gaps-small-t2-1", ONE_WORD), ("run-gaps-small-t3-1", ONE_WORD),
-        ("run-gaps-small-t4-1", "student openai/small timed out after 120 s")]
+    assert [(f.run_id, f.why) for f in s2.examples] == [("run-gaps-small-t2-1", ONE_WORD),
+                                                        ("run-gaps-small-t3-1", ONE_WORD)]
     assert s2.examples[0].output == "150"
     assert gaps.warnings(found) == [WARNING]
 
 
 def test_a_step_is_flagged_only_after_enough_runs_reached_it():
     def gap(attempted, succeeded):
-        return gaps.StepGap(1, "s1", "List", "small", attempted, attempted, succeeded, 0, None, None, ())
+        return gaps.StepGap(1, "s1", "List", "small", attempted, attempted, succeeded, 0, 0, None, None, ())
 
     assert not gap(1, 0).flagged  # under MIN_ATTEMPTS: an accident, not a gap
     assert gap(2, 0).flagged and gap(4, 1).flagged
@@ -207,7 +208,7 @@ def doc_row(gap: gaps.StepGap) -> str:
 
     rate = "—" if gap.success_rate is None else f"{gap.success_rate:.0%}"
     return (f"| {gap.student} | v{gap.scaffold_version} {gap.step} | {gap.runs} | {gap.attempted} | {gap.succeeded} | "
-            f"{gap.failed} | {gap.skipped} | {gap.not_reached} | {rate} | {score(gap.score_succeeded)} | "
+            f"{gap.failed} | {gap.skipped} | {gap.unanswered} | {gap.not_reached} | {rate} | {score(gap.score_succeeded)} | "
             f"{score(gap.score_failed)} | {'**yes**' if gap.flagged else 'no'} |")
 
 
@@ -235,8 +236,8 @@ def test_scaffold_show_prints_the_warning_after_the_scaffold_and_in_its_json(cap
     assert main(["scaffold", "show", scaffold_id, "--version", "1", "--json", "--db", db]) == 0
     shown = json.loads(capsys.readouterr().out)
     [gap] = shown["capability_gaps"]
-    assert (shown["version"], gap["step"], gap["student"], gap["attempted"], gap["failed"]) == (1, "s2", "small", 4, 3)
-    assert gap["warning"] == WARNING and gap["examples"][2]["why"] == "student openai/small timed out after 120 s"
+    assert (shown["version"], gap["step"], gap["student"], gap["attempted"], gap["failed"]) == (1, "s2", "small", 3, 2)
+    assert gap["warning"] == WARNING and gap["unanswered"] == 1 and len(gap["examples"]) == 2
 
 
 # ---------------------------------------------------------- version history

@@ -189,7 +189,7 @@ def test_an_unreachable_student_fails_each_run_with_its_reason_and_the_batch_goe
     result = run_batch(store, [task_file(tmp_path, {}, {})], STUDENT, BatchSettings(student="mock-student"),
                        actor=local_actor(), completion=unreachable)
     assert [r.status for r in result.runs] == ["failed", "failed"]
-    assert all("student openai/mock-student unreachable or failed" in r.error for r in result.runs)
+    assert all("student openai/mock-student unreachable: connection refused" in r.error for r in result.runs)
     assert [r.id for r in store.list_runs(batch_id=result.batch_id)] == [r.id for r in result.runs]
 
 

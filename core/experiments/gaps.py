@@ -38,6 +38,7 @@ class StepCall:
     error: str | None
     problem: str | None  # why the runner could not use the result, e.g. "returned nothing usable"
     output: str  # the start of the result
+    unanswered: bool = False  # the call got no answer (it timed out, the model was unreachable): it tells nothing
 
     @property
     def usable(self) -> bool:
@@ -78,6 +79,7 @@ class StepGap:
     attempted: int  # runs that reached the step (called the model for it)
     succeeded: int  # ... and got a usable result (for a split step: from any part)
     skipped: int  # runs whose adapted plan left the step out
+    unanswered: int  # runs whose every call for the step got no answer: not counted as attempted
     score_succeeded: float | None  # mean final checker score of the runs where the step succeeded (scored ones)
     score_failed: float | None  # ... where it failed
     examples: tuple[Failure, ...]
@@ -89,7 +91,7 @@ class StepGap:
     @property
     def not_reached(self) -> int:
         """Runs that neither skipped nor reached the step: they fell back (or stopped) at an earlier one."""
-        return self.runs - self.attempted - self.skipped
+        return self.runs - self.attempted - self.skipped - self.unanswered
 
     @property
     def success_rate(self) -> float | None:
@@ -126,7 +128,9 @@ def step_gaps(runs: Iterable[StepRun], calls: Iterable[StepCall], versions: Sequ
 
 def _gap(version: int | None, step: str, instruction: str, student: str, runs: list[StepRun],
          calls_of: dict[tuple[str, str], list[StepCall]]) -> StepGap:
-    reached = [(run, calls_of[(run.run_id, step)]) for run in runs if (run.run_id, step) in calls_of]
+    called = [(run, calls_of[(run.run_id, step)]) for run in runs if (run.run_id, step) in calls_of]
+    # A machine too loaded to answer in time is not a student unable to do the step.
+    reached = [(run, calls) for run, calls in called if not all(c.unanswered for c in calls)]
     worked = [run for run, calls in reached if any(c.usable for c in calls)]
     broke = [(run, calls) for run, calls in reached if not any(c.usable for c in calls)]
     # A split step failed in every part: its first part says why as well as any.
@@ -135,6 +139,7 @@ def _gap(version: int | None, step: str, instruction: str, student: str, runs: l
     return StepGap(
         scaffold_version=version, step=step, instruction=instruction, student=student, runs=len(runs),
         attempted=len(reached), succeeded=len(worked), skipped=sum(step in run.skipped for run in runs),
+        unanswered=len(called) - len(reached),
         score_succeeded=_mean_score(worked), score_failed=_mean_score([run for run, _ in broke]), examples=examples,
     )
 
@@ -168,7 +173,7 @@ def as_record(gap: StepGap) -> dict:
     return {
         "scaffold_version": gap.scaffold_version, "step": gap.step, "instruction": gap.instruction,
         "student": gap.student, "runs": gap.runs, "attempted": gap.attempted, "succeeded": gap.succeeded,
-        "failed": gap.failed, "skipped": gap.skipped, "not_reached": gap.not_reached,
+        "failed": gap.failed, "skipped": gap.skipped, "unanswered": gap.unanswered, "not_reached": gap.not_reached,
         "success_rate": gap.success_rate, "score_succeeded": gap.score_succeeded, "score_failed": gap.score_failed,
         "flagged": gap.flagged, "warning": warning(gap) if gap.flagged else None,
         "examples": [{"run_id": f.run_id, "why": f.why, "output": f.output} for f in gap.examples],

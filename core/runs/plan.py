@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 
 from pydantic import BaseModel
 
-from core.errors import TrellisError
+from core.errors import ModelUnanswered, TrellisError
 from core.models import Node, NodeKind, Role, Status, Trace
 from core.runs.adapt import (
     OPENING_CHARS,
@@ -100,8 +100,10 @@ class _Run:
         try:
             answer, tokens_in, tokens_out, cost = self.ask(messages, max_tokens, schema)
         except TrellisError as exc:
+            # A call that got no answer (core.errors.ModelUnanswered) is marked: capability gaps do not count it.
+            marks = {**(metadata or {}), **({"unanswered": True} if isinstance(exc, ModelUnanswered) else {})}
             self.node(node_id, parent_id, kind, subproblem, context=context, model=self.model, start_time=start,
-                      end_time=datetime.now(timezone.utc), status=Status.ERROR, error=str(exc), metadata=metadata or {})
+                      end_time=datetime.now(timezone.utc), status=Status.ERROR, error=str(exc), metadata=marks)
             raise
         self.tokens_in, self.tokens_out, self.cost = self.tokens_in + tokens_in, self.tokens_out + tokens_out, self.cost + cost
         self.node(node_id, parent_id, kind, subproblem, context=context, context_chars=len(context), output=answer,

@@ -31,11 +31,12 @@ class StepQueries(TraceQueries):
         in trace order. The parent node of a split step's parts is no call, and is left out."""
         rows = self._cur.execute(
             "SELECT r.id, r.student, r.scaffold_version, r.score, json_extract_string(n.metadata, '$.scaffold_step'), "
-            "n.id, n.status, n.error, json_extract_string(n.metadata, '$.problem'), left(n.output, $chars) "
+            "n.id, n.status, n.error, json_extract_string(n.metadata, '$.problem'), left(n.output, $chars), "
+            "coalesce(json_extract_string(n.metadata, '$.unanswered'), 'false') = 'true' "
             "FROM nodes n JOIN runs r ON n.trace_id = r.id "
             f"WHERE {_OF_SCAFFOLD} AND json_extract_string(n.metadata, '$.scaffold_step') IS NOT NULL "
             "AND coalesce(json_extract_string(n.metadata, '$.split'), 'false') <> 'true' "
             "ORDER BY r.started_at, r.id, n.rowid",
             {"scaffold": scaffold_id, "version": version, "chars": 4 * OUTPUT_CHARS},
         ).fetchall()
-        return [StepCall(*row[:-1], output=shorten(row[-1], OUTPUT_CHARS)) for row in rows]
+        return [StepCall(*row[:-2], output=shorten(row[-2], OUTPUT_CHARS), unanswered=row[-1]) for row in rows]
