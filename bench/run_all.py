@@ -7,7 +7,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 for script in ("bench_store.py", "bench_trace_page.py", "bench_align.py", "bench_critique.py", "bench_cli_critique.py", "bench_runs.py",
-               "bench_server_memory.py", "bench_sessions.py"):  # the last two drive Chromium
+               "bench_server_memory.py", "bench_sessions.py", "interaction.py"):  # the last three drive Chromium
     if (HERE / script).exists():
         print(f"\n$ python bench/{script}", flush=True)
         subprocess.run([sys.executable, str(HERE / script)], check=True)

@@ -166,6 +166,35 @@ def align(left_nodes: Sequence[Node], right_nodes: Sequence[Node]) -> Alignment:
     )
 
 
+@dataclass(frozen=True)
+class SharedRow:
+    """One row of two aligned trees read side by side: a matched pair, or a node found on one side only."""
+
+    left: str | None  # None: a node only on the right
+    right: str | None  # None: a node only on the left
+
+
+def shared_rows(alignment: Alignment, left_preorder: Sequence[str], right_preorder: Sequence[str]) -> list[SharedRow]:
+    """Both trees as one list of rows, like a side-by-side diff: the left tree in its order, each matched pair in
+    one row, and each node only on the right placed after the row of the right node just before it (in the right
+    tree's order), so it appears where it sits in its own tree."""
+    following: dict[str | None, list[str]] = defaultdict(list)  # a right node -> the right-only nodes after its row
+    anchor_of: dict[str, str | None] = {}
+    previous: str | None = None
+    for b in right_preorder:
+        if b not in alignment.right_to_left:
+            # A run of right-only nodes follows, in order, the matched node just before the run.
+            anchor = anchor_of[b] = anchor_of.get(previous, previous)
+            following[anchor].append(b)
+        previous = b
+    rows = [SharedRow(None, b) for b in following[None]]  # only if the right root were unmatched
+    for a in left_preorder:
+        b = alignment.left_to_right.get(a)
+        rows.append(SharedRow(a, b))
+        rows.extend(SharedRow(None, c) for c in following[b] if b is not None)
+    return rows
+
+
 def _match_siblings(left: _Side, xs: list[str], right: _Side, ys: list[str]) -> list[tuple[str, str, float]]:
     """Greedy best-first matching of two sibling lists; long lists compare only nearby positions."""
     if not xs or not ys:

@@ -4,7 +4,7 @@ Roles are kept in the store (``trellis user grant EMAIL ROLE``). Each role can
 do everything the one before it can:
 
 - viewer: read everything;
-- reviewer: import traces, run critiques, review annotations, edit and submit scaffold drafts;
+- reviewer: import, rename and tag traces, run critiques, review annotations, edit and submit scaffold drafts;
 - approver: approve, reject and deprecate scaffold versions;
 - admin: grant roles and delete traces.
 
@@ -35,6 +35,7 @@ ROLES = list(Role)  # lowest first
 
 class Action(StrEnum):
     IMPORT = "import traces"
+    LABEL = "rename and tag traces"
     CRITIQUE = "run critiques"
     RUN = "run students on tasks"
     REVIEW = "review annotations"
@@ -47,6 +48,7 @@ class Action(StrEnum):
 
 LOWEST_ROLE_FOR: dict[Action, Role] = {
     Action.IMPORT: Role.REVIEWER,
+    Action.LABEL: Role.REVIEWER,
     Action.CRITIQUE: Role.REVIEWER,
     Action.RUN: Role.REVIEWER,
     Action.REVIEW: Role.REVIEWER,

@@ -31,8 +31,11 @@ ERROR_BORDER = "#c62828"
 SELECTED_BORDER = "#1565c0"
 MATCH_FILL = "#fff59d"
 
-LABEL_WIDTH = 34  # characters per line of sub-problem text in a tree box
-LABEL_LINES = 2
+# Narrow boxes: a picture of three levels then fits a 500 px column (a 1024 px window with the sidebar open)
+# without being scaled below 12 px.
+LABEL_WIDTH = 20  # characters per line of sub-problem text in a tree box
+LABEL_LINES = 3
+FONT_SIZE = 14  # points, one CSS pixel each in the SVG: drawn at its own size, the text reads at 14 px
 
 
 # --------------------------------------------------------------------- DOT
@@ -69,8 +72,8 @@ def tree_dot(
     ids = {entry.key: f"n{i}" for i, entry in enumerate(window)}
     lines = [
         "digraph trace {",
-        '  graph [rankdir=LR, nodesep=0.12, ranksep=0.35, bgcolor="transparent"];',
-        '  node [fontname="Helvetica", fontsize=10, margin="0.08,0.04"];',
+        '  graph [rankdir=LR, nodesep=0.12, ranksep=0.3, bgcolor="transparent"];',
+        f'  node [fontname="Helvetica", fontsize={FONT_SIZE}, margin="0.1,0.05"];',
         '  edge [color="#9e9e9e", arrowsize=0.5];',
     ]
     for entry in window:
@@ -123,7 +126,7 @@ def _node_attributes(
 
 def _label_lines(view: TraceView, entry: WindowEntry, tag: str, annotations: int) -> list[str]:
     node = view.nodes[entry.node_id]
-    title = node.kind + (f" · {shorten(node.name, 24)}" if node.name and node.subproblem else "")
+    title = node.kind + (f" · {shorten(node.name, 16)}" if node.name and node.subproblem else "")
     text = shorten(node.subproblem or node.name or node.id, LABEL_WIDTH * LABEL_LINES)
     # break_long_words: an unbroken string must not make one very wide box.
     wrapped = textwrap.wrap(text, LABEL_WIDTH, break_long_words=True, max_lines=LABEL_LINES, placeholder="…")
@@ -139,6 +142,6 @@ def _label_lines(view: TraceView, entry: WindowEntry, tag: str, annotations: int
         badges.append("ERROR")
     if annotations:
         badges.append(f"{annotations} notes")
-    if entry.hidden:
-        badges.append(f"+{entry.hidden:,} hidden")
-    return [title, *wrapped, " · ".join(badges)] if badges else [title, *wrapped]
+    # At most two short lines of badges, so they never make a box wider than its text.
+    first, rest = badges[:2], badges[2:] + ([f"+{entry.hidden:,} hidden"] if entry.hidden else [])
+    return [title, *wrapped] + [" · ".join(part) for part in (first, rest) if part]

@@ -6,6 +6,8 @@ Nothing here draws: ``core.dot`` and ``core.figures`` do that.
 
 from __future__ import annotations
 
+import json
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -13,7 +15,7 @@ from datetime import datetime
 from itertools import pairwise
 
 from core.align import Alignment
-from core.models import TraceSummary
+from core.models import Node, TraceSummary
 from core.traceview import TraceView
 
 # ------------------------------------------------------------ tree window
@@ -173,6 +175,37 @@ def _stand_in(view: TraceView, parent_id: str, left_out: list[str]) -> WindowEnt
     return WindowEntry(("more", parent_id, left_out[0]), parent_id, None, count, note)
 
 
+def neighbourhood(view: TraceView, selected: str, *, depth: int = 1, siblings: int = 4, children: int = 6) -> list[WindowEntry]:
+    """A small picture around the selected node: its parent, a few siblings on each side, and ``depth``
+    levels of its children (the first ``children`` of each), parents before children.
+
+    Few enough boxes that the picture can be drawn at a readable size; the tree lists everything else.
+    Left-out siblings and children are counted on a stand-in ("+N more"), a node's undrawn subtree on
+    the node ("+N hidden").
+    """
+    parent_id = view.tree.parent[selected]
+    shown = {selected}
+    if parent_id is not None:
+        shown.add(parent_id)
+        around = view.siblings(selected)
+        at = around.index(selected)
+        shown.update(around[max(0, at - siblings) : at + siblings + 1])
+    level = [selected]
+    for _ in range(depth):
+        level = [c for node_id in level for c in view.children(node_id)[:children]]
+        shown.update(level)
+    top = parent_id if parent_id is not None else selected
+    entries = _window_entries(view, shown | set(view.tree.ancestors(top)), {}, None, set())
+    # Keep the part from ``top`` down; ancestors above it are the inspector's path line.
+    keep = {top}
+    kept = []
+    for entry in entries:
+        if entry.key == top or entry.parent_key in keep:
+            keep.add(entry.key)
+            kept.append(entry if entry.key != top else WindowEntry(entry.key, None, entry.node_id, entry.hidden))
+    return kept
+
+
 # ------------------------------------------------------------- statistics
 
 
@@ -208,7 +241,7 @@ def trace_stats(view: TraceView) -> TraceStats:
     costs = [n.cost for n in nodes if n.cost is not None]
     starts = [n.start_time for n in nodes if n.start_time is not None]
     ends = [n.end_time for n in nodes if n.end_time is not None]
-    hits, rule = depth_limit_hits(view, deepest)
+    hits, rule = depth_limit_hits(view)
     return TraceStats(
         nodes=len(view.nodes),
         depth=deepest,
@@ -228,25 +261,30 @@ def trace_stats(view: TraceView) -> TraceStats:
     )
 
 
-def depth_limit_hits(view: TraceView, deepest: int) -> tuple[int, str]:
+# An error that says the call ran into the recursion limit, in the words runtimes use for it.
+_DEPTH_LIMIT_ERROR = re.compile(r"depth[ _-]?limit|recursion limit|max(imum)?[ _-]?(recursion[ _-]?)?depth", re.IGNORECASE)
+
+
+def hit_depth_limit(node: Node) -> bool:
+    """The node ran into the recursion depth limit: its importer marked it, or its error says so."""
+    return bool(node.metadata.get("depth_limit_hit")) or bool(node.error and _DEPTH_LIMIT_ERROR.search(node.error))
+
+
+def depth_limit_hits(view: TraceView) -> tuple[int, str]:
     """How many nodes ran into the recursion depth limit, and how that was decided.
 
-    An importer that knows marks the node (``metadata.depth_limit_hit``) or
-    records the limit on the trace (``metadata.max_depth``); otherwise the
-    nodes at the deepest level are the best guess, since a run that hit its
-    limit stops there.
+    A node hit the limit when its importer marked it (``metadata.depth_limit_hit``), its error says so
+    ("maximum recursion depth exceeded", "depth limit reached"), or it sits at the limit the trace records
+    (``metadata.max_depth``). Being at the deepest level is no sign of it: most traces simply end there.
     """
-    flagged = sum(1 for n in view.nodes.values() if n.metadata.get("depth_limit_hit"))
-    if flagged:
-        return flagged, "nodes the importer marked depth_limit_hit"
+    hits = sum(1 for n in view.nodes.values() if hit_depth_limit(n))
+    if hits:
+        return hits, "nodes marked depth_limit_hit or whose error says they hit a depth limit"
     limit = view.trace.metadata.get("max_depth")
     if isinstance(limit, int) and not isinstance(limit, bool):
         at_limit = sum(1 for d in view.tree.depth.values() if d >= limit)
-        return at_limit, f"nodes at or below the trace's max_depth ({limit})"
-    if deepest == 0:
-        return 0, "a single-node trace has no depth limit to hit"
-    at_deepest = sum(1 for d in view.tree.depth.values() if d == deepest)
-    return at_deepest, f"nodes at the deepest level ({deepest}); the trace records no depth limit"
+        return at_limit, f"nodes at the trace's recorded max_depth ({limit}), where no call may recurse further"
+    return 0, "no node is marked as having hit a depth limit, nor failed on one"
 
 
 # ------------------------------------------------------------- comparison
@@ -313,3 +351,32 @@ def teacher_student_pairs(summaries: Sequence[TraceSummary]) -> list[tuple[str, 
         if teachers and students:
             pairs.append((teachers[0].id, students[0].id))
     return pairs
+
+
+# -------------------------------------------------------------- the whole tree, flat
+
+
+def tree_rows(view: TraceView) -> str:
+    """Every node of the trace as flat columns, in tree order, as JSON: what the browser's tree is built from.
+
+    ``parent`` and ``depth`` are per row (the parent as a row number, -1 for the root), ``kind`` a number
+    into ``kinds``, ``status`` 1 for a failed call. Built once per trace (a 100,000-node trace is ~8 MB).
+    """
+
+    def build() -> str:
+        ids = view.preorder
+        kinds: dict[str, int] = {}
+        parent = view.tree.parent
+        depth = view.tree.depth
+        rows = {
+            "ids": ids,
+            "parent": [-1 if parent[i] is None else view.position[parent[i]] for i in ids],
+            "depth": [depth[i] for i in ids],
+            "label": [view.label(i, 120) for i in ids],
+            "kind": [kinds.setdefault(view.nodes[i].kind, len(kinds)) for i in ids],
+            "status": [int(view.nodes[i].status == "error") for i in ids],
+        }
+        rows["kinds"] = list(kinds)
+        return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+
+    return view.cached("tree rows", build)

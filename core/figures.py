@@ -134,6 +134,30 @@ def _format_measure(value: float, measure: str) -> str:
 TIMELINE_CALLS = 80  # rows stay readable: one bar and one label each
 
 
+TIME_UNIT_SYMBOL = {"milliseconds": "ms", "seconds": "s", "minutes": "min", "hours": "h"}
+
+
+def time_unit(span_seconds: float) -> tuple[str, float]:
+    """The unit a time axis spanning ``span_seconds`` reads best in, and how many of it make a second."""
+    if span_seconds < 2:
+        return "milliseconds", 1000.0
+    if span_seconds < 180:
+        return "seconds", 1.0
+    if span_seconds < 3 * 3600:
+        return "minutes", 1 / 60
+    return "hours", 1 / 3600
+
+
+def duration_text(seconds: float) -> str:
+    """A duration as a person reads it: "850 ms", "12.4 s", "3 min 20 s"."""
+    if seconds < 1:
+        return f"{seconds * 1000:,.0f} ms"
+    if seconds < 60:
+        return f"{seconds:,.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes:,} min {rest} s" if minutes < 60 else f"{minutes // 60:,} h {minutes % 60} min"
+
+
 def timeline_figure(view: TraceView, start: str | None = None, max_calls: int = TIMELINE_CALLS) -> go.Figure | None:
     """Calls with start and end times under ``start`` (default the root), one row each in tree order.
 
@@ -146,27 +170,27 @@ def timeline_figure(view: TraceView, start: str | None = None, max_calls: int = 
     if not timed:
         return None
     origin = min(n.start_time for n in timed)
+    ends = [((n.end_time or n.start_time) - origin).total_seconds() for n in timed]
+    unit, per_second = time_unit(max(ends))
     figure = go.Figure()
     by_kind: dict[str, list[tuple[int, object]]] = {}
     for row, node in enumerate(timed):
         by_kind.setdefault(node.kind, []).append((row, node))
     for kind, rows in by_kind.items():
-        offsets = [(n.start_time - origin).total_seconds() * 1000 for _, n in rows]
-        durations = [
-            max(((n.end_time or n.start_time) - n.start_time).total_seconds() * 1000, 1.0) for _, n in rows
-        ]
+        offsets = [(n.start_time - origin).total_seconds() * per_second for _, n in rows]
+        seconds = [((n.end_time or n.start_time) - n.start_time).total_seconds() for _, n in rows]
         figure.add_trace(
             go.Bar(
                 name=kind,
                 orientation="h",
                 y=[row for row, _ in rows],
-                x=durations,
+                x=[max(d * per_second, 0.001 * per_second) for d in seconds],  # at least 1 ms wide, to be seen
                 base=offsets,
                 marker={"color": KIND_COLOUR.get(kind, "#ffffff"), "line": {"color": "#616161", "width": 0.5}},
                 hovertext=[
-                    f"{html.escape(view.label(n.id, 80))}<br>{d:,.0f} ms · {n.tokens:,} tokens"
+                    f"{html.escape(view.label(n.id, 80))}<br>{duration_text(d)} · {n.tokens:,} tokens"
                     + (" · ERROR" if n.status == "error" else "")
-                    for (_, n), d in zip(rows, durations)
+                    for (_, n), d in zip(rows, seconds)
                 ],
                 hoverinfo="text",
             )
@@ -175,7 +199,7 @@ def timeline_figure(view: TraceView, start: str | None = None, max_calls: int = 
         barmode="overlay",
         height=100 + 18 * len(timed),
         margin={"t": 8, "l": 8, "r": 8, "b": 8},
-        xaxis={"title": {"text": "milliseconds from the first call"}},
+        xaxis={"title": {"text": f"{unit} from the first call"}, "ticksuffix": f" {TIME_UNIT_SYMBOL[unit]}"},
         yaxis={
             "autorange": "reversed",
             "tickvals": list(range(len(timed))),

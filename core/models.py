@@ -256,6 +256,7 @@ class TraceSummary:
     tokens: int
     cost: float | None
     error_count: int
+    tags: tuple[str, ...] = ()  # a person's labels, in alphabetical order
 
 
 # The text fields a person searches, in the order a match is reported: a node matches on the first that holds

@@ -63,11 +63,35 @@ def url(name: str, **params: str) -> str:
     return f"./{PAGES[name].name}" + (f"?{urlencode(params)}" if params else "")
 
 
+LAST_TRACE = "last_trace_address"  # session state: the ?trace= and ?node= of the trace last open in this session
+
+
+def reopen_last_trace(current: st.Page) -> None:
+    """The sidebar's Trace entry is /trace with no address: there, reopen the trace (and node) last open in this
+    session, as the trace page's address named them; elsewhere, nothing.
+
+    Recorded on every run of the whole trace page; a node picked inside one of its fragments (a rerun of that part
+    alone, which does not pass here) is recorded when the trace page calls ``remember_trace`` as it selects it."""
+    if current.url_path != PAGES["trace"].name:
+        return
+    if st.query_params.get("trace"):
+        remember_trace()
+    elif LAST_TRACE in st.session_state:
+        st.query_params.update(st.session_state[LAST_TRACE])
+
+
+def remember_trace() -> None:
+    """Keep the trace page's address (?trace=, ?node=) for the sidebar's Trace entry (see reopen_last_trace)."""
+    address = st.query_params
+    st.session_state[LAST_TRACE] = {name: address[name] for name in ("trace", "node") if name in address}
+
+
 def run() -> None:
     """The app: navigation over every page, sign-in, who is acting, and one sentence for a page that fails."""
     st.set_page_config(page_title="Trellis", layout="wide")
     current = st.navigation([page(name) for name in PAGES], position="sidebar" if ui.signed_in() else "hidden")
     ui.require_login()
+    reopen_last_trace(current)
     ui.show_identity()
     try:
         current.run()

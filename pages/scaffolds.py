@@ -31,9 +31,30 @@ from core.scaffolds.retrieval import rank_scaffolds
 from core.text import shorten
 from pages import ui
 
+# People's words for a version's status, wherever this page shows one (the store and the CLI keep the names).
+STATUS_WORDS = {
+    ScaffoldStatus.DRAFT: "draft",
+    ScaffoldStatus.IN_REVIEW: "in review",
+    ScaffoldStatus.APPROVED: "approved",
+    ScaffoldStatus.REJECTED: "rejected",
+    ScaffoldStatus.DEPRECATED: "deprecated",
+}
+
+
+def status_words(status: str) -> str:
+    return STATUS_WORDS[ScaffoldStatus(status)]
+
 
 def open_picked() -> None:  # a widget callback: a module function (see pages/ui.py)
     st.query_params.update(scaffold=st.session_state.scaffold_picker)
+
+
+def relabelled(key: str) -> str:
+    """``key``, for a picker whose labels name statuses: the browser goes on showing the label the chosen option had
+    when it was picked ("v2 · in review" after v2's approval) unless the value is sent to it again, as here."""
+    if key in st.session_state:
+        st.session_state[key] = st.session_state[key]
+    return key
 
 
 def show_capability_gaps(store, scaffold_id: str, versions) -> None:
@@ -51,7 +72,8 @@ def show_capability_gaps(store, scaffold_id: str, versions) -> None:
         pd.DataFrame([{
             "version": g.scaffold_version, "step": g.step, "instruction": shorten(g.instruction, 80),
             "student": g.student, "runs": g.runs, "attempted": g.attempted, "succeeded": g.succeeded,
-            "failed": g.failed, "skipped": g.skipped, "not reached": g.not_reached, "success rate": g.success_rate,
+            "failed": g.failed, "skipped": g.skipped, "no answer": g.unanswered, "not reached": g.not_reached,
+            "success rate": g.success_rate,
             "score if it worked": g.score_succeeded, "score if it failed": g.score_failed, "flagged": g.flagged,
         } for g in found]),
         hide_index=True, width="stretch", column_config={
@@ -81,7 +103,7 @@ def show_version_history(store, scaffold_id: str, versions) -> None:
                         config={"displaylogo": False})
     st.dataframe(
         pd.DataFrame([{
-            "version": p.version, "status": p.status, "approved by": p.approved_by or "—", "runs": p.runs,
+            "version": p.version, "status": status_words(p.status), "approved by": p.approved_by or "—", "runs": p.runs,
             "tasks": p.score.tasks, "mean score": p.score.value, "score low": p.score.low, "score high": p.score.high,
             "mean tokens": p.tokens.value, "tokens low": p.tokens.low, "tokens high": p.tokens.high,
         } for p in points]),
@@ -163,7 +185,7 @@ def page() -> None:
             "kind": [r.kind for r in rows],
             "task class": [r.task_class and shorten(r.task_class, 100) for r in rows],
             "latest": [f"v{r.latest_version}" for r in rows],
-            "status": [str(r.latest_status) for r in rows],
+            "status": [status_words(r.latest_status) for r in rows],
             "approved": [f"v{r.approved_version}" if r.approved_version else "—" for r in rows],
             "updated by": [r.updated_by for r in rows],
         }),
@@ -179,12 +201,13 @@ def page() -> None:
     latest = history[-1]
     by_number = {v.version: v for v in history}
     version_labels = {
-        v.version: f"v{v.version} · {v.status} · {v.author}" + (f" · {v.comment}" if v.comment else "") for v in history
+        v.version: f"v{v.version} · {status_words(v.status)} · {v.author}" + (f" · {v.comment}" if v.comment else "")
+        for v in history
     }
 
     # A new key whenever a version is added, so the picker moves to the newest one.
     shown = by_number[st.selectbox("Version", sorted(by_number, reverse=True), format_func=version_labels.__getitem__,
-                                   key=f"version:{scaffold_id}:{latest.version}")]
+                                   key=relabelled(f"version:{scaffold_id}:{latest.version}"))]
 
     # Keyed and bound to the URL, the open tab survives reruns and can be linked to (?tab=Review).
     outline_tab, edit_tab, compare_tab, drafts_tab, review_tab, export_tab, runs_tab = st.tabs(
@@ -194,10 +217,9 @@ def page() -> None:
     # ------------------------------------------------------------------ outline
 
     with outline_tab:
-        tree_column, text_column = st.columns([3, 2])
-        tree_column.graphviz_chart(to_dot(shown.content), width="stretch")
-        with text_column:
-            ui.show_text(f"v{shown.version} as text", to_text(shown.content))
+        # As wide as the page and never wider than drawn: in a column, stretched, its text shrank to 4-7 px.
+        st.graphviz_chart(to_dot(shown.content), width="content")
+        ui.show_text(f"v{shown.version} as text", to_text(shown.content))
 
     # --------------------------------------------------------------------- edit
 
@@ -335,9 +357,9 @@ def page() -> None:
         else:
             left, right = st.columns(2)
             old = left.selectbox("From version", numbers, index=len(numbers) - 2, format_func=version_labels.__getitem__,
-                                 key=f"from:{scaffold_id}:{latest.version}")
+                                 key=relabelled(f"from:{scaffold_id}:{latest.version}"))
             new = right.selectbox("To version", numbers, index=len(numbers) - 1, format_func=version_labels.__getitem__,
-                                  key=f"to:{scaffold_id}:{latest.version}")
+                                  key=relabelled(f"to:{scaffold_id}:{latest.version}"))
             show_diff(by_number[old].content, by_number[new].content)
 
     # ------------------------------------------------------------- side by side
@@ -354,12 +376,13 @@ def page() -> None:
         except TrellisError as exc:
             st.error(ui.plain(str(exc)), icon=":material/error:")
         else:
-            st.session_state.scaffold_flash = f"{result.label} is now {result.status}."
+            st.session_state.scaffold_flash = f"{result.label} is now {status_words(result.status)}."
             st.rerun()
 
     with review_tab:
-        reviewed = f" by {shown.reviewer}" if shown.reviewer else ""
-        st.markdown(f"Version {shown.version} is **{shown.status}**{ui.plain(reviewed)}.")
+        # The reviewer's name alone is made plain: plain() trims, and would glue "by" to the bold status.
+        reviewed = f" by {ui.plain(shown.reviewer)}" if shown.reviewer else ""
+        st.markdown(f"Version {shown.version} is **{status_words(shown.status)}**{reviewed}.")
         if shown.review_comment:
             ui.show_text("Review comment", shown.review_comment)
         show_capability_gaps(store, scaffold_id, history)
@@ -373,29 +396,34 @@ def page() -> None:
             st.info("You saved this version, so another approver has to approve it.", icon=":material/lock:")
         if status in (ScaffoldStatus.DRAFT, ScaffoldStatus.IN_REVIEW, ScaffoldStatus.APPROVED):
             review_comment = st.text_input("Review comment", key=f"review:{scaffold_id}:{shown.version}")
-            buttons = st.columns(4)
-            if status == ScaffoldStatus.DRAFT and buttons[0].button(
-                "Submit for review", icon=":material/send:", disabled=not actor.can(Action.SUBMIT),
-                help="Approval needs a version submitted for review.",
-            ):
-                decide(ScaffoldStatus.IN_REVIEW, review_comment)
-            if status == ScaffoldStatus.IN_REVIEW and buttons[1].button(
-                "Approve", type="primary", icon=":material/verified:", disabled=not may_decide or own_edit
-            ):
-                decide(ScaffoldStatus.APPROVED, review_comment)
-            if status != ScaffoldStatus.APPROVED and buttons[2].button(
-                "Reject", icon=":material/block:", disabled=not may_decide
-            ):
-                decide(ScaffoldStatus.REJECTED, review_comment)
-            if status == ScaffoldStatus.APPROVED and buttons[3].button(
-                "Deprecate", icon=":material/archive:", disabled=not may_decide
-            ):
-                decide(ScaffoldStatus.DEPRECATED, review_comment)
+            # In one row, each as wide as its label: four equal columns cut "Submit for review" at 1024 px.
+            decision = None
+            with st.container(horizontal=True):
+                if status == ScaffoldStatus.DRAFT and st.button(
+                    "Submit for review", icon=":material/send:", disabled=not actor.can(Action.SUBMIT),
+                    help="Approval needs a version submitted for review.", width="content",
+                ):
+                    decision = ScaffoldStatus.IN_REVIEW
+                if status == ScaffoldStatus.IN_REVIEW and st.button(
+                    "Approve", type="primary", icon=":material/verified:", disabled=not may_decide or own_edit,
+                    width="content",
+                ):
+                    decision = ScaffoldStatus.APPROVED
+                if status != ScaffoldStatus.APPROVED and st.button(
+                    "Reject", icon=":material/block:", disabled=not may_decide, width="content"
+                ):
+                    decision = ScaffoldStatus.REJECTED
+                if status == ScaffoldStatus.APPROVED and st.button(
+                    "Deprecate", icon=":material/archive:", disabled=not may_decide, width="content"
+                ):
+                    decision = ScaffoldStatus.DEPRECATED
+            if decision:
+                decide(decision, review_comment)
         else:
             st.caption("A rejected or deprecated version is final; edit the scaffold to make a new version.")
         st.caption("History")
         st.dataframe(
-            pd.DataFrame([{"version": e.version, "status": str(e.status), "by": e.actor, "comment": e.comment,
+            pd.DataFrame([{"version": e.version, "status": status_words(e.status), "by": e.actor, "comment": e.comment,
                            "at": e.happened_at} for e in store.scaffold_events(scaffold_id)]),
             hide_index=True, width="stretch",
         )
@@ -407,7 +435,8 @@ def page() -> None:
         if not shown.reusable:
             approved = [v.version for v in history if v.reusable]
             hint = f" Approved versions: {', '.join(f'v{n}' for n in approved)}." if approved else ""
-            st.info(f"Version {shown.version} is {shown.status}; only approved versions can be exported.{hint}")
+            st.info(f"Version {shown.version} is {status_words(shown.status)}; only approved versions can be exported."
+                    f"{hint}")
         else:
             downloads = {"json": ("json", "application/json"), "yaml": ("yaml", "application/yaml"),
                          "prompt": ("txt", "text/plain")}
@@ -521,14 +550,15 @@ def show_drafts_side_by_side(store, content: Scaffold, scaffold_id: str) -> None
         st.info(ui.plain(f"{sources[0]} has one scaffold drawn from it so far; make another from it above "
                          "(e.g. compressed by a model) to see them side by side."))
         return
-    labels = {sid: f"{sid} v{v.version} · {v.content.provenance.method} · {v.status}" for sid, (v, _) in drafts.items()}
+    labels = {sid: f"{sid} v{v.version} · {v.content.provenance.method} · {status_words(v.status)}"
+              for sid, (v, _) in drafts.items()}
     ids = list(drafts)
     left = scaffold_id if scaffold_id in drafts else ids[0]
     right = next(sid for sid in ids if sid != left)
     for column, default, side in zip(st.columns(2), (left, right), ("left", "right"), strict=True):
         with column:
             picked = st.selectbox(f"Draft ({side})", ids, index=ids.index(default), format_func=labels.__getitem__,
-                                  key=f"side:{side}:{scaffold_id}")
+                                  key=relabelled(f"side:{side}:{scaffold_id}"))
             version, measured = drafts[picked]
             st.text(f"made by {version.author}: {version.comment}" if version.comment else f"made by {version.author}")
             st.text(f"compression: {measured.describe()}")

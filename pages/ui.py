@@ -12,6 +12,7 @@ $TRELLIS_DB, else ./trellis.duckdb.
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import re
@@ -92,6 +93,19 @@ def show_failure(exc: Exception) -> None:
     """
     log.error("page failed", exc_info=exc)
     st.exception(_PageFailed(PAGE_FAILED))
+
+
+def fragment(body: Callable) -> Callable:
+    """``st.fragment`` with the app's one sentence for a failure: Streamlit shows a fragment's exception itself,
+    so pages.run's handler never sees one raised in a fragment's own rerun."""
+    @functools.wraps(body)
+    def guarded(*args, **kwargs):
+        try:
+            return body(*args, **kwargs)
+        except Exception as exc:  # st.stop() and st.rerun() are not Exceptions: they pass through
+            show_failure(exc)
+
+    return st.fragment(guarded)
 
 
 @st.cache_resource(show_spinner=False)

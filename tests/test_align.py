@@ -5,7 +5,7 @@ How fast alignment runs is measured in bench/bench_align.py, not here.
 
 import sys
 
-from core.align import MIN_SCORE, Alignment, align, similarity, tokens
+from core.align import MIN_SCORE, Alignment, SharedRow, align, shared_rows, similarity, tokens
 from core.models import Node
 from tests.conftest import ROOT
 
@@ -58,6 +58,26 @@ def test_siblings_match_by_text_even_when_reordered_and_reworded():
     assert result.left_to_right == {"t": "s", "t1": "s2", "t2": "s1", "t4": "s3"}
     assert result.left_only == ["t3"]  # the student never checked data protection
     assert result.right_only == ["s4"]
+
+
+def test_shared_rows_put_each_pair_in_one_row_and_each_lone_node_where_it_sits():
+    student = tree(
+        ("s", None, "decompose", "Assess the risk in the services agreement"),
+        ("s1", "s", "recurse", "Review the termination clause"),
+        ("s5", "s1", "leaf", "Count the notice days"),
+        ("s2", "s", "recurse", "Review the liability cap"),
+        ("s4", "s", "aggregate", "Combine the findings"),
+    )
+    result = align(TEACHER, student)
+    rows = shared_rows(result, [n.id for n in TEACHER], [n.id for n in student])
+    assert rows == [
+        SharedRow("t", "s"),
+        SharedRow("t1", "s1"),
+        SharedRow(None, "s5"),  # only in the student, under the termination clause it followed
+        SharedRow("t2", "s2"),
+        SharedRow("t3", None),  # only in the teacher
+        SharedRow("t4", "s4"),
+    ]
 
 
 def test_a_sub_problem_solved_one_level_deeper_is_matched_across_levels():

@@ -119,27 +119,47 @@ def test_hostile_trace_text_is_shown_exactly_as_written(library):
     assert at.title[0].value.startswith("\\<script\\>alert\\(1\\)\\<")
 
 
-def test_overview_and_timeline_render(library):
-    at = open_page("trace", trace=a_sample_trace(library))
+def test_only_the_open_tab_is_drawn_and_each_renders(library):
+    trace_id = a_sample_trace(library)
+    at = open_page("trace", trace=trace_id)
     assert not at.exception
-    charts = at.get("plotly_chart")
-    assert len(charts) >= 1
+    assert len(at.get("graphviz_chart")) == 1 and not at.get("plotly_chart")  # "Around this node" only
+    at = open_page("trace", trace=trace_id, trace_tab="Overview")
+    assert len(at.get("plotly_chart")) == 1 and not at.get("graphviz_chart")
     for size_by in ("cost", "nodes"):
         at.button_group(key="size_by").set_value(size_by).run()
         assert not at.exception
+    at = open_page("trace", trace=trace_id, trace_tab="Timeline")
+    assert not at.exception
+    assert " from the first call" in at.get("plotly_chart")[0].proto.spec
+    at = open_page("trace", trace=trace_id, trace_tab="Statistics")
+    assert not at.exception
+    assert "Depth-limit hits" in texts(at)
 
 
-def test_compare_page_aligns_the_demo_pair(library):
+def address(at: AppTest, name: str) -> str | None:
+    value = at.query_params.get(name)
+    return value[0] if isinstance(value, list) else value
+
+
+def test_compare_page_aligns_the_demo_pair_row_by_row(library):
     at = open_page("compare")
     assert not at.exception
     assert int(at.metric[0].value.replace(",", "")) >= 1  # matched sub-problems, at least the roots
-    matched = at.dataframe[0].value
-    assert list(matched["#"])[:1] == [1]
-    focus = at.selectbox(key="focus_pair")
-    if len(focus.options) > 1:
-        focus.select_index(1).run()
-        assert not at.exception
-        assert at.query_params["focus"]
+    rows = at.dataframe[0].value
+    assert list(rows["match"])[:1] == ["#1"]  # the roots, in one row
+    assert {"only left", "only right"} & set(rows["match"])  # a node of one side only has a row of its own
+
+
+def test_compare_centres_both_trees_on_the_pair_picked_and_forgets_it_for_other_traces(library):
+    at = open_page("compare", left="legal-msa-teacher-70b", right="legal-msa-student-8b")
+    at.selectbox(key="focus:legal-msa-teacher-70b:legal-msa-student-8b").set_value("t-legal-1").run()
+    assert not at.exception
+    assert address(at, "focus") == "t-legal-1"
+    at.selectbox(key="pick_right").set_value("incident-checkout-student-3b").run()
+    assert not at.exception
+    assert address(at, "focus") is None  # another pair of traces opens on its roots
+    assert at.selectbox(key="focus:legal-msa-teacher-70b:incident-checkout-student-3b").value == "t-legal"
 
 
 def test_compare_page_takes_both_traces_from_the_address(library):
@@ -147,6 +167,28 @@ def test_compare_page_takes_both_traces_from_the_address(library):
     at = open_page("compare", left=left, right=right)
     assert not at.exception
     assert (at.selectbox(key="pick_left").value, at.selectbox(key="pick_right").value) == (left, right)
+
+
+def test_compare_picks_the_trace_of_the_same_class_and_warns_when_the_classes_differ(library):
+    at = open_page("compare", left="legal-msa-student-8b")
+    assert at.selectbox(key="pick_right").value == "legal-msa-teacher-70b"  # the teacher of the student's class
+    assert not at.warning
+    at.selectbox(key="pick_left").set_value("incident-checkout-teacher-405b").run()
+    assert at.selectbox(key="pick_right").value == "incident-checkout-student-3b"  # the right follows the left
+    assert not at.warning
+    at.selectbox(key="pick_right").set_value("legal-msa-teacher-70b").run()
+    assert at.selectbox(key="pick_right").value == "legal-msa-teacher-70b"  # a person's pick stays
+    assert "different task classes" in at.warning[0].value
+    assert (address(at, "left"), address(at, "right")) == ("incident-checkout-teacher-405b", "legal-msa-teacher-70b")
+
+
+def test_the_trace_page_reopens_the_trace_and_node_last_open_when_reached_without_an_address(library):
+    at = open_page("trace", trace="legal-msa-teacher-70b", node="t-legal-3.3")
+    at.query_params.clear()  # as the sidebar's Trace entry opens the page: with no address
+    at.run()
+    assert not at.exception
+    assert (address(at, "trace"), address(at, "node")) == ("legal-msa-teacher-70b", "t-legal-3.3")
+    assert inspected_node(at) == "t-legal-3.3"
 
 
 def test_a_huge_field_is_shown_as_a_head_with_the_rest_as_a_download(tmp_path, monkeypatch):
@@ -234,8 +276,11 @@ def test_a_session_lets_go_of_the_traces_it_has_left(tmp_path, monkeypatch, requ
         next(s for s in at.selectbox if "matching nodes" in s.label).select_index(1).run()
         click(at, help="Next match")
         click(at, label="Root")
-        click(at, label="Collapse this subtree in the tree")
+        at.query_params["trace_tab"] = "Overview"
+        at.run()
         at.button_group(key="size_by").set_value("nodes").run()
+        at.query_params["trace_tab"] = "Around this node"
+        at.run()
         assert not at.exception
         assert inspected_node(at) == "root"
     at.run()  # a second run on the last trace: nothing of the others is drawn any more

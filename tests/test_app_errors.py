@@ -62,7 +62,7 @@ def test_any_other_failure_on_a_page_shows_no_details(db, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("secret detail from /srv/trellis/core/explore.py")
 
-    monkeypatch.setattr("pages.trace.tree_window", broken)  # the page module's own name for it
+    monkeypatch.setattr("pages.trace.neighbourhood", broken)  # the page module's own name for it
     at = open_page("trace", trace=TRACE)
     assert at.exception, "the failure is still reported"
     assert [e.value for e in at.exception] == [ui.PAGE_FAILED]

@@ -91,10 +91,14 @@ def test_extract_edit_compare_approve_and_export(db):
 
     assert "Approve" not in [b.label for b in at.button]  # approval needs a submitted version
     button(at, "Submit for review").click().run()
-    assert unescaped(at.success[0].value) == f"{scaffold_id} v2 is now in_review."
+    assert unescaped(at.success[0].value) == f"{scaffold_id} v2 is now in review."  # people's words, not in_review
     at.text_input(key=f"review:{scaffold_id}:2").input("ready for the 8B student").run()
     button(at, "Approve").click().run()
     assert unescaped(at.success[0].value) == f"{scaffold_id} v2 is now approved."
+    assert f"Version 2 is **approved** by {os_account()}." in [unescaped(m.value) for m in at.markdown]
+    assert at.selectbox(key=f"version:{scaffold_id}:2").options[0].startswith("v2 · approved · ")
+    assert "in review" in set(table_with(at, "by")["status"])  # the review history, in the same words
+    assert "in_review" not in shown_text(at) + "".join(str(t.value.to_dict()) for t in at.dataframe)
     with Store(db) as store:
         approved = store.reusable_scaffold(scaffold_id)
     assert (approved.version, approved.reviewer, approved.review_comment) == (2, os_account(), "ready for the 8B student")

@@ -22,7 +22,7 @@ FAULT = '''import core.explore
 def broken(*args, **kwargs):
     raise RuntimeError("secret detail from /srv/trellis/core/explore.py")
 
-core.explore.tree_window = broken
+core.explore.neighbourhood = broken
 '''
 
 

@@ -61,7 +61,7 @@ def test_uploading_a_bad_file_shows_the_importer_error(page, app_url):
     page.locator("input[type=file]").set_input_files(
         files=[{"name": "broken.json", "mimeType": "application/json", "buffer": b'{"format": "trellis", "version": 1,\n'}]
     )
-    page.get_by_role("button", name="Import").click()
+    page.get_by_role("button", name="Import", exact=True).click()
     error = page.locator("[data-testid=stAlertContentError]")
     error.wait_for()
     assert "broken.json: not valid JSON" in error.inner_text()  # the importer's message, naming the file
@@ -73,7 +73,7 @@ def test_the_hostile_trace_renders_as_inert_text(page, app_url):
     page.wait_for_selector("[data-testid=stGraphVizChart] svg")
     assert page.get_by_text("<script>alert(1)</script> hostile trace [x](javascript:alert(1))").count() == 1
     assert page.get_by_text("[x](javascript:alert(1)) follow the link").count() >= 1
-    for tab in ("Overview", "Timeline", "Statistics", "Tree"):
+    for tab in ("Overview", "Timeline", "Statistics", "Around this node"):
         page.get_by_role("tab", name=tab).click()
         page.wait_for_timeout(500)
         page.mouse.move(500, 900)  # hover over whatever chart is there

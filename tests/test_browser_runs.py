@@ -36,7 +36,7 @@ def test_start_a_batch_then_open_a_run_as_a_trace(page, tmp_path):
             open_app(page, f"{url}/trace?trace=run-{batch}-cap-1-1")
             expect(page.get_by_text("Contract 1: what is the liability cap", exact=False).first).to_be_visible()
             wait_until_idle(page)
-            expect(page.get_by_text("2 of 2 nodes drawn", exact=False)).to_be_visible()
+            expect(page.get_by_text("2 of 2 nodes listed", exact=False)).to_be_visible()
             expect(page.get_by_role("button", name="Root")).to_be_visible()  # the inspector, drawn too
             expect(page.get_by_text("The Supplier's total liability is capped", exact=False).first).to_be_visible()
             wait_until_idle(page)

@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.support.browser_support import open_app, screenshot, wait_until_idle
+from tests.support.browser_support import cut_texts, drawn_text_sizes, open_app, screenshot, wait_until_idle
 
 pytestmark = pytest.mark.browser
 
@@ -15,6 +15,10 @@ NEW_STEP = "Split the contract by heading; review the schedules on their own"
 
 def visible_code(page):
     return page.locator("[data-testid=stCode]:visible")
+
+
+def version_picker(page):
+    return page.get_by_role("combobox", name="Version", exact=True)
 
 
 def test_edit_compare_and_approve_a_scaffold(page, app_url):
@@ -56,13 +60,33 @@ def test_edit_compare_and_approve_a_scaffold(page, app_url):
     screenshot(page, "scaffolds-diff")
 
     page.get_by_role("tab", name="Review").click()
+    expect(page.get_by_role("button", name="Submit for review")).to_be_visible()
+    for width in (1440, 1280, 1024):  # the review buttons keep their whole labels
+        page.set_viewport_size({"width": width, "height": 1800})
+        page.wait_for_timeout(500)
+        assert cut_texts(page) == [], f"cut at {width} px"
+        screenshot(page, f"scaffolds-review-{width}")
+    page.set_viewport_size({"width": 1400, "height": 1800})
     page.get_by_role("button", name="Submit for review").click()
     wait_until_idle(page)
-    expect(page.get_by_text(f"{scaffold_id} v2 is now in_review.")).to_be_visible()
+    # Statuses in people's words, in the message, the version picker and the review line alike.
+    expect(page.get_by_text(f"{scaffold_id} v2 is now in review.")).to_be_visible()
+    expect(version_picker(page)).to_have_value(re.compile("^v2 · in review"))
     page.get_by_role("textbox", name="Review comment").fill("ready for the 8B student")
     page.get_by_role("button", name="Approve").click()
     wait_until_idle(page)
     expect(page.get_by_text(f"{scaffold_id} v2 is now approved.")).to_be_visible()
+    expect(version_picker(page)).to_have_value(re.compile("^v2 · approved"))  # the new status, right after the decision
+    expect(page.get_by_role("tabpanel", name="Review")).to_contain_text(re.compile(r"Version 2 is approved by \S"))
+    assert "in_review" not in page.get_by_test_id("stMain").inner_text()
+    page.set_viewport_size({"width": 1440, "height": 1800})
+    page.get_by_role("tab", name="Outline").click()
+    wait_until_idle(page)
+    page.locator("[data-testid=stGraphVizChart] svg:visible").first.wait_for()
+    # Drawn at its own size, not squeezed into a column (narrower windows still shrink it: core/scaffolds/render.py
+    # draws it wider than 1024 px leave).
+    assert min(drawn_text_sizes(page)) >= 12
+
     page.get_by_role("tab", name="Export").click()
     expect(visible_code(page).filter(has_text=f"=== SCAFFOLD {scaffold_id} v2")).to_have_count(1)
     screenshot(page, "scaffolds-approved")

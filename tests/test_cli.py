@@ -4,6 +4,7 @@ import contextlib
 import io
 import json
 import os
+import pty
 import re
 import subprocess
 import sys
@@ -132,7 +133,8 @@ def test_import_help_states_the_size_limits(capsys):
     assert "in every format, one node may hold at most 16 MB of text and metadata" in help_text
 
 
-def test_unknown_trace_id(capsys, db):
+def test_unknown_trace_id(capsys, db, trace_file):
+    run(capsys, "import", str(trace_file), "--db", db)
     code, _, err = run(capsys, "show", "nope", "--db", db)
     assert code == 1 and err.startswith("error: no trace 'nope'")
 
@@ -331,3 +333,173 @@ def test_a_teacher_and_its_fallbacks_all_failing_is_still_one_line(student_db):
     problems = [line for line in done.stderr.splitlines() if not line.startswith("… ")]  # progress lines aside
     assert done.returncode == 1
     assert len(problems) == 1 and problems[0].startswith("error: teacher openai/gpt-4o-mini"), done.stderr
+
+
+# --------------------------------------------------------------- pipes, a mistyped --db, everyday verbs
+
+TRELLIS = Path(sys.executable).with_name("trellis")  # the installed entry point, as a person runs it
+# ... running this checkout's code, whichever checkout the package was installed from
+CHECKOUT = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+
+
+def trellis(*argv, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run([str(TRELLIS), *argv], capture_output=True, text=True, timeout=120, env={**CHECKOUT, **(env or {})})
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path, db):
+    """`trellis export BIG | head -n 1`: more than a pipe holds, and the reader goes after one line."""
+    nodes = [{"id": f"n{i}", "parent_id": "n0" if i else None, "subproblem": "x" * 500} for i in range(1_000)]
+    big = tmp_path / "big.jsonl"
+    big.write_text(trellis_jsonl("big", nodes))
+    assert trellis("import", str(big), "--db", db).returncode == 0
+    for command in (["export", "big"], ["show", "big", "--json"], ["list"]):
+        done = subprocess.run(["bash", "-c", 'set -o pipefail; "$@" | head -n 1', "bash", str(TRELLIS), *command,
+                               "--db", db], capture_output=True, text=True, timeout=120, env=CHECKOUT)
+        assert done.stderr == "", f"{command}: {done.stderr}"  # no BrokenPipeError traceback
+        assert done.returncode in (0, 141) and done.stdout.count("\n") == 1
+
+
+READ_ONLY = [["list"], ["show", "t"], ["export", "t"], ["annotations", "t"], ["audit"], ["user", "list"], ["runs"],
+             ["scaffold", "list"], ["scaffold", "show", "s"], ["scaffold", "export", "s"], ["scaffold", "find", "a task"],
+             ["experiment", "list"], ["experiment", "show", "e"], ["experiment", "export", "e"],
+             ["delete", "t"], ["rename", "t", "A title"], ["tag", "t", "x"], ["untag", "t", "x"]]
+
+
+@pytest.mark.parametrize("command", READ_ONLY, ids=" ".join)
+def test_a_command_on_a_missing_database_refuses_and_creates_nothing(capsys, tmp_path, command):
+    typo = tmp_path / "typo.duckdb"
+    code, out, err = run(capsys, *command, "--db", str(typo))
+    assert (code, out) == (1, "")
+    assert err == f"error: no database {typo} (check --db or $TRELLIS_DB; `trellis import FILE --db {typo}` creates one)\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+LONG_ID = "bugtriage-proration-student-7b-rerun-2024-09-13-with-the-long-context"
+
+
+@pytest.fixture
+def long_id_db(db, tmp_path, small_tree):
+    path = tmp_path / "long.json"
+    path.write_text(trellis_json(LONG_ID, small_tree, title="A title long enough to be cut in any table " * 3))
+    assert main(["import", str(path), "--db", db]) == 0
+    return db
+
+
+def test_piped_list_prints_every_value_whole_tab_separated(long_id_db):
+    done = trellis("list", "--db", long_id_db, env={"COLUMNS": "80"})
+    header, row = done.stdout.splitlines()
+    assert header.split("\t") == ["id", "title", "class", "role", "agent", "nodes", "depth", "tokens", "cost $", "tags"]
+    assert row.split("\t")[:2] == [LONG_ID, ("A title long enough to be cut in any table " * 3).strip()]
+
+
+def test_list_in_a_terminal_never_cuts_the_id(long_id_db):
+    screen, terminal = pty.openpty()  # a terminal 100 columns wide, as rich sees it
+    try:
+        done = subprocess.run([str(TRELLIS), "list", "--db", long_id_db], stdout=terminal, stderr=subprocess.PIPE,
+                              timeout=120, env={**CHECKOUT, "COLUMNS": "100", "TERM": "dumb"})
+        shown = os.read(screen, 1 << 16).decode()
+    finally:
+        os.close(screen)
+        os.close(terminal)
+    assert done.returncode == 0 and "┃ id" in shown  # a table, not tab-separated lines
+    assert LONG_ID in re.sub(r"\x1b\[[0-9;]*m", "", shown)
+
+
+@pytest.fixture
+def critiqued_db(capsys, student_db):
+    """The legal student and teacher, the student critiqued (13 annotations) and a scaffold drawn from it."""
+    assert run(capsys, "critique", STUDENT, "--db", student_db)[0] == 0
+    code, out, _ = run(capsys, "scaffold", "extract", STUDENT, "--db", student_db)
+    return student_db, out.split("\t")[0]
+
+
+def test_deleting_a_critiqued_trace_is_refused_with_counts_unless_cascade(capsys, critiqued_db):
+    db, scaffold_id = critiqued_db
+    code, out, err = run(capsys, "delete", STUDENT, "--db", db)
+    assert (code, out) == (1, "")
+    assert err == f"error: trace {STUDENT} has 13 annotations and 1 critique run; --cascade deletes them too\n"
+    assert len(json.loads(run(capsys, "annotations", STUDENT, "--db", db, "--json")[1])) == 13  # nothing deleted
+
+    code, out, err = run(capsys, "delete", STUDENT, "--cascade", "--db", db)
+    assert (code, out) == (0, f"deleted {STUDENT} with 13 annotations and 1 critique run\n")
+    assert err == f"kept, still naming {STUDENT}: 1 scaffold drawn from it ({scaffold_id})\n"
+    assert [t["id"] for t in json.loads(run(capsys, "list", "--db", db, "--json")[1])] == [TEACHER]
+    assert run(capsys, "annotations", STUDENT, "--db", db)[2].startswith(f"error: no trace '{STUDENT}'")
+    assert run(capsys, "scaffold", "show", scaffold_id, "--db", db)[0] == 0  # reviewed work stays
+    [entry] = json.loads(run(capsys, "audit", "--target", STUDENT, "--limit", "1", "--db", db, "--json")[1])
+    assert (entry["action"], entry["details"]) == (
+        "delete trace", {"annotations": 13, "critique_runs": 1, "scaffolds_kept": [scaffold_id]})
+
+
+def test_deleting_several_traces_is_all_or_nothing(capsys, student_db):
+    code, _, err = run(capsys, "delete", TEACHER, "nope", "--db", student_db)
+    assert code == 1 and err.startswith("error: no trace 'nope'")
+    assert len(json.loads(run(capsys, "list", "--db", student_db, "--json")[1])) == 2
+    assert run(capsys, "delete", TEACHER, STUDENT, "--db", student_db)[1] == f"deleted {TEACHER}\ndeleted {STUDENT}\n"
+    assert run(capsys, "list", "--db", student_db, "--json")[1].strip() == "[]"
+
+
+def test_deleting_a_student_run_needs_cascade_for_its_run_record(capsys, tmp_path, db):
+    assert run(capsys, "run", str(one_task_file(tmp_path)), "--student", "trellis/structural", "--db", db)[0] == 0
+    [stored] = json.loads(run(capsys, "runs", "--db", db, "--json")[1])
+    code, _, err = run(capsys, "delete", stored["id"], "--db", db)
+    assert code == 1 and err == f"error: trace {stored['id']} has 1 run; --cascade deletes them too\n"
+    assert run(capsys, "delete", stored["id"], "--cascade", "--db", db)[1] == f"deleted {stored['id']} with 1 run\n"
+    assert run(capsys, "runs", "--db", db, "--json")[1].strip() == "[]"
+
+
+def test_rename_and_tags_show_in_list_and_the_audit_log(capsys, db, trace_file):
+    run(capsys, "import", str(trace_file), "--db", db)
+    assert run(capsys, "rename", "contract", "  MSA review,  second pass ", "--db", db)[1] == "contract\tMSA review, second pass\n"
+    assert run(capsys, "tag", "contract", "Baseline", "legal/v2", "--db", db)[1] == "contract\tbaseline legal/v2\n"
+    assert run(capsys, "tag", "contract", "baseline", "--db", db)[1] == "contract\tbaseline legal/v2\n"  # no change
+    assert run(capsys, "untag", "contract", "legal/v2", "absent", "--db", db)[1] == "contract\tbaseline\n"
+    [row] = json.loads(run(capsys, "list", "--db", db, "--json")[1])
+    assert (row["title"], row["tags"]) == ("MSA review, second pass", ["baseline"])
+    assert "baseline" in run(capsys, "list", "--db", db)[1].splitlines()[1].split("\t")
+    actions = [e["action"] for e in json.loads(run(capsys, "audit", "--db", db, "--json")[1])]
+    assert actions == ["tag trace", "tag trace", "tag trace", "rename trace", "import trace"]
+
+
+def test_a_bad_tag_or_title_is_one_line_and_changes_nothing(capsys, db, trace_file):
+    run(capsys, "import", str(trace_file), "--db", db)
+    code, _, err = run(capsys, "tag", "contract", "ok", "two words", "--db", db)
+    assert code == 1 and err.startswith("error: 'two words' is not a tag: a tag is 1 to 40 letters") and err.count("\n") == 1
+    assert run(capsys, "rename", "contract", "   ", "--db", db)[2] == "error: a trace's title cannot be empty\n"
+    [row] = json.loads(run(capsys, "list", "--db", db, "--json")[1])
+    assert (row["title"], row["tags"]) == ("contract", [])
+
+
+def test_replacing_a_trace_keeps_its_tags_and_annotations_or_refuses_clearly(capsys, tmp_path, critiqued_db):
+    from tests.conftest import SAMPLES
+
+    db, _ = critiqued_db
+    run(capsys, "tag", STUDENT, "reviewed", "--db", db)
+    document = json.loads((SAMPLES / f"{STUDENT}.json").read_text())
+    document["trace"]["title"] = "re-exported"
+    changed = tmp_path / "student.json"
+    changed.write_text(json.dumps(document))
+    assert run(capsys, "import", str(changed), "--replace", "--db", db)[0] == 0
+    [row] = [t for t in json.loads(run(capsys, "list", "--db", db, "--json")[1]) if t["id"] == STUDENT]
+    assert (row["title"], row["tags"]) == ("re-exported", ["reviewed"])
+    annotations = json.loads(run(capsys, "annotations", STUDENT, "--db", db, "--json")[1])
+    assert len(annotations) == 13
+
+    annotated = {a["node_id"] for a in annotations if a["node_id"]}
+    document["nodes"] = [n for n in document["nodes"] if n["id"] not in annotated or n.get("parent_id") is None]
+    document["nodes"] = [n for n in document["nodes"] if n.get("parent_id") is None
+                         or n["parent_id"] in {m["id"] for m in document["nodes"]}]
+    changed.write_text(json.dumps(document))
+    code, _, err = run(capsys, "import", str(changed), "--replace", "--db", db)
+    assert code == 1 and err.startswith(f"error: trace '{STUDENT}' cannot be replaced: it has annotations or comments on ")
+    assert f"(`trellis delete {STUDENT} --cascade`)" in err and err.count("\n") == 1
+    [row] = [t for t in json.loads(run(capsys, "list", "--db", db, "--json")[1]) if t["id"] == STUDENT]
+    assert row["title"] == "re-exported"  # nothing written
+
+
+def test_a_file_of_unknown_format_is_told_how_to_name_its_format(capsys, db, tmp_path):
+    odd = tmp_path / "odd.json"
+    odd.write_text(json.dumps({"spans": [], "hello": 1}))
+    code, _, err = run(capsys, "import", str(odd), "--db", db)
+    assert (code, err) == (1, f"error: {odd}: unknown trace format: not Trellis JSON, an RLM log, OTLP/JSON or a "
+                              "LangSmith run tree; name it with --format (trellis, rlm, otlp, langsmith)\n")

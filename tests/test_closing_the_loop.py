@@ -2,6 +2,7 @@
 so, a person accepts the point, the accepted critique becomes the scaffold's next version, a person approves it, and
 the next experiment shows on the version history line whether it did better; against litellm's mock_response."""
 
+import json
 import os
 from unittest import mock
 
@@ -68,6 +69,8 @@ def test_the_accepted_critique_of_failed_runs_becomes_the_next_version_and_the_n
     assert "what to return" in revision.version.content.subproblems[0].instruction
     assert "experiment" in revision.version.comment and "1 of its 3 runs" in revision.version.comment
 
+    with pytest.raises(TrellisError, match=f"{legal} has v2, saved after the runs of {legal} v1: review it"):
+        revise_from_experiment(store, legal, first.id, author=DANA)  # twice: the second would hide the first
     approve(store, legal, 2)  # a person's decision: nothing a critic proposed reaches a student before it
     second = run(store, tasks, ["none", f"scaffold:{legal}@1", f"scaffold:{legal}@2"])
     points = version_history(store.scaffold_history(legal), store.scaffold_events(legal),
@@ -109,9 +112,10 @@ def test_trellis_scaffold_revise_saves_the_draft_or_says_in_one_line_what_is_mis
     assert main(["scaffold", "revise", legal, "--from-experiment", first.id, "--db", db]) == 1
     assert "has accepted critique: critique them (`trellis critique RUN_ID`)" in capsys.readouterr().err
 
-    with Store(db) as again:
-        point = next(a for a in run_critique(again, failed.id, None).annotations if a.category == "failed_step")
-        review.accept(again, point.id, DANA)
+    assert main(["critique", failed.id, "--no-reference", "--json", "--db", db]) == 0
+    point = next(a for a in json.loads(capsys.readouterr().out) if a["category"] == "failed_step")
+    assert main(["review", "accept", point["id"], "--db", db]) == 0
+    assert capsys.readouterr().out == f"{point['id']}\taccepted\tfailed_step\t{point['node_id']}\n"
     assert main(["scaffold", "revise", legal, "--from-experiment", first.id, "--db", db]) == 0
     out, err = capsys.readouterr()
     assert out == f"{legal}\tversion 2\tdraft\n"

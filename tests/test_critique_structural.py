@@ -144,3 +144,37 @@ def test_sample_teachers_critiqued_against_themselves_are_clean(store, tmp_path,
     import_files(store, [path])
     loaded = store.load_trace(teacher_doc["trace"]["id"])
     assert all(SEVERITY_RANK[f.severity] == 0 for f in critique(loaded, loaded))
+
+
+def without(doc, node_id):
+    """A copy of a trace document as a student, without one of its nodes."""
+    copy = json.loads(json.dumps(doc))
+    copy["trace"] |= {"id": f"{doc['trace']['id']}-without-{node_id}", "role": "student"}
+    copy["nodes"] = [n for n in copy["nodes"] if n["id"] != node_id]
+    return copy
+
+
+@pytest.mark.parametrize("removed, severity", [("t-legal-7", "high"), ("t-legal-3.10", "medium")])
+def test_a_student_that_never_aggregates_is_told_so(store, tmp_path, removed, severity):
+    teacher = json.loads((SAMPLES / "legal-msa-teacher-70b.json").read_text())
+    path = tmp_path / "copy.json"
+    path.write_text(json.dumps(without(teacher, removed)))
+    import_files(store, [path, SAMPLES / "legal-msa-teacher-70b.json"])
+    findings = critique(store.load_trace(f"legal-msa-teacher-70b-without-{removed}"), store.load_trace("legal-msa-teacher-70b"))
+    [missing] = [f for f in findings if f.severity != "low"]
+    parent = next(n["parent_id"] for n in teacher["nodes"] if n["id"] == removed)
+    assert (missing.node_id, missing.category, missing.severity) == (parent, "aggregation_loss", severity)
+    assert "no aggregation step, so its answer is not built from their results" in missing.rationale
+    assert missing.suggested_fix.startswith("Add an aggregation step after its sub-problems that combines their results")
+
+
+def test_a_student_that_says_how_it_combined_its_parts_is_not_told_it_never_aggregates(store, tmp_path):
+    """Formats without aggregate nodes record the combining on the node itself."""
+    teacher = json.loads((SAMPLES / "legal-msa-teacher-70b.json").read_text())
+    copy = without(teacher, "t-legal-7")
+    copy["nodes"][0]["aggregation"] = "Merged the section findings, the chains and the asymmetry table."
+    path = tmp_path / "copy.json"
+    path.write_text(json.dumps(copy))
+    import_files(store, [path, SAMPLES / "legal-msa-teacher-70b.json"])
+    findings = critique(store.load_trace(copy["trace"]["id"]), store.load_trace("legal-msa-teacher-70b"))
+    assert all(f.severity == "low" for f in findings), findings

@@ -10,8 +10,8 @@ import pytest
 
 from core import Store, import_files
 from core.dot import dot_string, tree_dot
-from core.explore import trace_stats, tree_window
-from core.figures import TIMELINE_CALLS, overview_figure, timeline_figure
+from core.explore import neighbourhood, trace_stats, tree_rows, tree_window
+from core.figures import TIMELINE_CALLS, duration_text, overview_figure, time_unit, timeline_figure
 from core.models import LoadedTrace, Node, Trace
 from core.search import search_trace
 from core.traceview import TraceView
@@ -115,15 +115,19 @@ def test_stats_count_kinds_levels_failures_and_depth_limit():
     assert stats.nodes_per_kind == {"leaf": 2, "decompose": 1, "recurse": 1}
     assert stats.tokens_per_level == [10, 10, 3]
     assert stats.failed == ["b"]
-    assert (stats.depth_limit_hits, stats.depth_limit_rule) == (1, "nodes the importer marked depth_limit_hit")
+    assert (stats.depth_limit_hits, stats.depth_limit_rule) == (
+        1, "nodes marked depth_limit_hit or whose error says they hit a depth limit")
 
 
-def test_depth_limit_from_the_trace_metadata_or_the_deepest_level():
+def test_depth_limit_hits_count_nodes_that_hit_a_limit_never_the_deepest_level():
     nodes = [{"id": "r"}, {"id": "a", "parent_id": "r"}, {"id": "b", "parent_id": "a"}, {"id": "c", "parent_id": "a"}]
-    assert trace_stats(view_of(nodes, metadata={"max_depth": 1})).depth_limit_hits == 3
     stats = trace_stats(view_of(nodes))
-    assert stats.depth_limit_hits == 2
-    assert "no depth limit" in stats.depth_limit_rule
+    assert stats.depth_limit_hits == 0  # b and c are the deepest level, and hit nothing
+    assert "no node" in stats.depth_limit_rule
+    error = "RecursionError: maximum recursion depth exceeded"
+    failed = [*nodes, {"id": "d", "parent_id": "c", "status": "error", "error": error}]
+    assert trace_stats(view_of(failed)).depth_limit_hits == 1
+    assert trace_stats(view_of(nodes, metadata={"max_depth": 1})).depth_limit_hits == 3  # the limit the trace records
 
 
 # ---------------------------------------------------------------- search
@@ -179,8 +183,8 @@ def test_graphviz_reads_the_hostile_labels_back_as_written():
     )
     assert (len(drawn["objects"]), len(drawn["edges"])) == (5, 4)  # nothing injected
     labels = [o["label"].split("\\n") for o in drawn["objects"]]
-    assert labels[0][1:3] == ["<script>alert(1)</script> split", "the task"]
-    assert labels[1][0] == 'recurse · <a href="javascript:ale…'
+    assert "".join(labels[0][1:3]) == "<script>alert(1)</script> split the task"  # wrapped, every character kept
+    assert labels[1][0] == 'recurse · <a href="javasc…'
 
 
 def test_overview_of_100_000_nodes_stays_small_and_consistent():
@@ -237,6 +241,45 @@ def test_timeline_shows_timed_calls_under_the_selection():
     figure = timeline_figure(view, view.root)
     assert sum(len(bar.y) for bar in figure.data) == TIMELINE_CALLS
     assert timeline_figure(chain(3)) is None
+
+
+def test_the_timeline_axis_reads_in_a_unit_that_fits_its_span():
+    view = view_of([  # calls over 200,000 ms: the axis reads 0 to 3.3 min
+        {"id": "r", "start_time": "2026-03-01T09:00:00Z", "end_time": "2026-03-01T09:03:20Z"},
+        {"id": "a", "parent_id": "r", "start_time": "2026-03-01T09:00:05Z", "end_time": "2026-03-01T09:01:00Z"},
+    ])
+    figure = timeline_figure(view)
+    assert figure.layout.xaxis.title.text == "minutes from the first call"
+    assert figure.layout.xaxis.ticksuffix == " min"
+    assert max(b + x for bar in figure.data for b, x in zip(bar.base, bar.x)) == pytest.approx(200 / 60)
+    assert [time_unit(s)[0] for s in (0.5, 30, 200, 7200, 20_000)] == ["milliseconds", "seconds", "minutes", "minutes", "hours"]
+    assert [duration_text(s) for s in (0.85, 12.44, 200, 7300)] == ["850 ms", "12.4 s", "3 min 20 s", "2 h 1 min"]
+
+
+def test_the_tree_rows_are_every_node_flat_in_tree_order():
+    view = view_of([
+        {"id": "r", "kind": "decompose", "subproblem": "Review"},
+        {"id": "b", "parent_id": "r", "order": 1, "kind": "leaf", "subproblem": "<img src=x onerror=alert(1)>"},
+        {"id": "a", "parent_id": "r", "order": 0, "kind": "recurse", "status": "error", "error": "boom"},
+        {"id": "a1", "parent_id": "a", "kind": "leaf"},
+    ])
+    rows = json.loads(tree_rows(view))
+    assert rows["ids"] == ["r", "a", "a1", "b"]
+    assert rows["parent"] == [-1, 0, 1, 0] and rows["depth"] == [0, 1, 2, 1]
+    assert [rows["kinds"][k] for k in rows["kind"]] == ["decompose", "recurse", "leaf", "leaf"]
+    assert rows["status"] == [0, 1, 0, 0]
+    assert rows["label"][3] == "<img src=x onerror=alert(1)>"  # as written: the browser sets it as text
+    assert tree_rows(view) is tree_rows(view)  # built once per trace
+
+
+def test_the_picture_around_a_node_is_small_whatever_the_tree():
+    view = star(500)
+    window = neighbourhood(view, "c250", depth=1)
+    drawn = [e.node_id for e in window if e.is_node]
+    assert drawn[0] == "root" and "c250" in drawn and len(drawn) == 1 + 9  # the parent, the node and 4 siblings a side
+    assert [e.note for e in window if not e.is_node] == ["+246 more", "+245 more"]
+    below = neighbourhood(generated(10_000), "g-1", depth=2)
+    assert sum(e.is_node for e in below) <= 1 + 9 + 6 + 36
 
 
 def test_trace_view_loads_from_the_store(tmp_path, small_tree):

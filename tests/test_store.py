@@ -4,8 +4,10 @@ import sys
 import pytest
 
 from core import NotFound, Store, StoreError, import_files
+from core.auth import PermissionDenied
 from core.store.schema import MIGRATIONS
 from tests.conftest import ROOT, trellis_json
+from tests.support.people import ADA, DANA, VIC
 
 
 def test_migrations_are_recorded_once(tmp_path):
@@ -53,3 +55,45 @@ def test_a_second_process_is_told_the_file_is_in_use(tmp_path):
     assert result.returncode == 1
     assert result.stderr.startswith(f"error: {db}: the database is in use by another process")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.fixture
+def two_traces(store, tmp_path, small_tree):
+    for trace_id in ("a", "b"):
+        path = tmp_path / f"{trace_id}.json"
+        path.write_text(trellis_json(trace_id, small_tree))
+        import_files(store, [path])
+    return store
+
+
+def test_tags_are_listed_in_order_and_go_with_their_trace(two_traces):
+    store = two_traces
+    assert store.change_tags("a", DANA, add=["Zeta", "alpha", "zeta"]) == ["alpha", "zeta"]
+    assert store.change_tags("b", DANA, add=["alpha"]) == ["alpha"]
+    assert [(s.id, s.tags) for s in store.list_traces()] == [("a", ("alpha", "zeta")), ("b", ("alpha",))]
+    assert store.all_tags() == ["alpha", "zeta"]
+    store.delete_trace("a", ADA)  # tags alone never need --cascade
+    assert store.all_tags() == ["alpha"]
+
+
+def test_who_may_rename_tag_and_delete(two_traces):
+    store = two_traces
+    with pytest.raises(PermissionDenied, match="may not rename and tag traces"):
+        store.rename_trace("a", "new", VIC)
+    with pytest.raises(PermissionDenied, match="may not rename and tag traces"):
+        store.change_tags("a", VIC, add=["x"])
+    with pytest.raises(PermissionDenied, match="may not delete traces: that needs the admin role"):
+        store.delete_traces(["a"], DANA)
+    store.rename_trace("a", "new", DANA)
+    assert store.get_trace("a").title == "new"
+    assert [(e.actor, e.action, e.details) for e in store.audit_log(1)] == [
+        (DANA.name, "rename trace", {"before": "a", "after": "new"})]
+
+
+def test_a_refused_delete_leaves_every_trace_in_place(two_traces):
+    store = two_traces
+    with pytest.raises(NotFound):
+        store.delete_traces(["a", "missing"], ADA)
+    assert store.count_traces() == 2
+    assert [links.trace_id for links in store.delete_traces(["a", "b"], ADA)] == ["a", "b"]
+    assert store.count_traces() == 0

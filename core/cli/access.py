@@ -33,7 +33,7 @@ def register(commands: Commands) -> None:
 
 
 def _grant(args: argparse.Namespace) -> None:
-    with open_store(args) as store:
+    with open_store(args, create=True) as store:
         grant = store.grant_role(normalise_email(args.email), parse_role(args.role), acting(store))
     print(f"{grant.email} is now {grant.role} (granted by {grant.granted_by})")
 

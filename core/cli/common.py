@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from core.auth import Actor, command_line_actor
 from core.cli.output import Column, print_records
+from core.errors import StoreError
 from core.store import Store, default_db_path
 
 Run = Callable[[argparse.Namespace], int | None]
@@ -37,8 +39,13 @@ class Commands:
         return Commands(parser.add_subparsers(required=True, metavar="ACTION"))
 
 
-def open_store(args: argparse.Namespace) -> Store:
-    return Store(args.db or default_db_path())
+def open_store(args: argparse.Namespace, *, create: bool = False) -> Store:
+    """The store at --db. Only a command that adds things (``create``: import, run, ...) makes a new
+    database file; any other refuses a missing one, so a mistyped --db is an error, not an empty library."""
+    path = args.db or default_db_path()
+    if not create and path != ":memory:" and not Path(path).exists():
+        raise StoreError(f"no database {path} (check --db or $TRELLIS_DB; `trellis import FILE --db {path}` creates one)")
+    return Store(path)
 
 
 def acting(store: Store) -> Actor:

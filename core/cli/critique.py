@@ -1,4 +1,4 @@
-"""`trellis critique | annotations`: critique a student trace, and list what it proposed.
+"""`trellis critique | annotations | review`: critique a student trace, list what it proposed, and decide on it.
 
 litellm is imported only when a model is called (core.llm), so the offline structural critic starts fast.
 """
@@ -42,6 +42,12 @@ def register(commands: Commands) -> None:
                        json=True)
     sub.add_argument("trace_id", metavar="TRACE_ID")
 
+    actions = commands.group("review", "Accept or reject proposed annotations (recorded under your account).")
+    for name in ("accept", "reject"):
+        sub = actions.add(name, _review, f"{name.capitalize()} annotations, by id (`trellis annotations TRACE_ID`).")
+        sub.set_defaults(decision=name)
+        sub.add_argument("annotation_ids", nargs="+", metavar="ANNOTATION_ID")
+
 
 def _critique(args: argparse.Namespace) -> None:
     # Only this command needs the critique pipeline; every other command starts without it.
@@ -56,8 +62,24 @@ def _critique(args: argparse.Namespace) -> None:
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(f"critique {result.run.id} of {args.trace_id} by {args.teacher}"
-          f"{f' against {reference}' if reference else ''}: {len(result.annotations)} proposed", file=sys.stderr)
-    print_records(result.annotations, as_json=args.json, columns=ANNOTATION_COLUMNS, empty="—")
+          f"{f' against {reference}' if reference else ''}: {len(result.annotations)} new proposed, "
+          f"{len(result.already)} already there (kept with their review)", file=sys.stderr)
+    # Every point of this run, as stored: the new ones, then those already there with their review status.
+    print_records([*result.annotations, *result.already], as_json=args.json, columns=ANNOTATION_COLUMNS, empty="—")
+
+
+def _review(args: argparse.Namespace) -> None:
+    from core.critique import review
+
+    decide = review.accept if args.decision == "accept" else review.reject
+    with open_store(args) as store:
+        ids = list(dict.fromkeys(args.annotation_ids))
+        for annotation_id in ids:  # every id is known before any is decided
+            store.get_annotation(annotation_id)
+        actor = acting(store)
+        for annotation_id in ids:
+            decided = decide(store, annotation_id, actor)
+            print(f"{decided.id}\t{decided.status}\t{decided.category}\t{decided.node_id or 'the whole trace'}")
 
 
 def _catalog(args: argparse.Namespace) -> dict:

@@ -59,7 +59,7 @@ def _run(args: argparse.Namespace) -> int:
     task_files = load_task_files(args.tasks)
     student = load_catalog(db=args.db).get(args.student) or model_entry(
         args.student, {"model": args.student, "api_base": args.api_base}, f"--student {args.student}")
-    with open_store(args) as store:
+    with open_store(args, create=True) as store:
         actor = acting(store)
         experiment = define_experiment(store, task_files, student.name, args.arms, actor=actor, repeats=args.repeats,
                                        seed=args.seed, limit=args.limit, runner=args.runner, timeout=args.timeout,

@@ -1,5 +1,9 @@
 """The one printer of records: a rich table, or with ``--json`` the command's one JSON shape.
 
+A table goes to a terminal; to a pipe or a file the same rows go as tab-separated lines, a header
+first, nothing cut (``trellis list | cut -f1``). In a terminal table the id column is never cut either:
+it is what people copy.
+
 A command that lists things prints a JSON list of objects; a command about one thing prints one
 object (docs/cli.md names each command's fields). A record is a dataclass, a pydantic model or a
 dict: its fields are the object's keys, datetimes become ISO-8601 strings and enums their value.
@@ -9,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, time
 from enum import Enum
@@ -30,9 +35,19 @@ def print_records(records: Sequence[Any], *, as_json: bool, columns: Sequence[Co
     if as_json:
         print(json.dumps(plain(records[0]) if single else [plain(r) for r in records], indent=2))
         return
-    table = Table(*(header for header, _ in columns))
-    for record in records:
-        table.add_row(*(_cell(cell(record), empty) for _, cell in columns))
+    rows = [[_cell(cell(record), empty) for _, cell in columns] for record in records]
+    if not sys.stdout.isatty():
+        for line in [[header for header, _ in columns], *([c.plain for c in row] for row in rows)]:
+            print("\t".join(" ".join(value.split()) for value in line))  # a tab or newline inside a value: a space
+        return
+    table = Table()
+    for i, (header, _) in enumerate(columns):
+        if header == "id":
+            table.add_column(header, no_wrap=True, min_width=max((len(row[i]) for row in rows), default=2))
+        else:
+            table.add_column(header)
+    for row in rows:
+        table.add_row(*row)
     Console().print(table)
 
 

@@ -55,7 +55,7 @@ def _run(args: argparse.Namespace) -> int:
         args.student, {"model": args.student, "api_base": args.api_base}, f"--student {args.student}")
     settings = BatchSettings(student=student.name, scaffold=args.scaffold, runner=args.runner, repeats=args.repeats,
                              seed=args.seed, timeout=args.timeout, batch_id=args.batch, limit=args.limit)
-    with open_store(args) as store:
+    with open_store(args, create=True) as store:
         try:
             result = run_batch(store, task_files, student, settings, actor=acting(store),
                                progress=lambda line: print(f"… {line}", file=sys.stderr))

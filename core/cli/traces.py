@@ -1,4 +1,4 @@
-"""`trellis import | list | show | export | schema`: traces in and out of the store."""
+"""`trellis import | list | show | export | delete | rename | tag | untag | schema`: traces in and out of the store."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ from rich.tree import Tree
 from core import export
 from core.cli.common import Commands, acting, listing, open_store
 from core.cli.output import write_schema
-from core.importers import FORMATS, import_files
+from core.errors import InputError
+from core.importers import FORMATS, PARSERS, UnknownFormat, import_files
 from core.importers.reading import DEFAULT_MAX_BYTES
 from core.models import MAX_NODE_BYTES, MB, json_schema
+from core.store.traces import TAG_RULE, AlreadyStored
 from core.text import shorten
 from core.tree import TreeIndex
 
@@ -23,6 +25,7 @@ TRACE_COLUMNS = [
     ("id", lambda s: s.id), ("title", lambda s: s.title), ("class", lambda s: s.task_class), ("role", lambda s: s.role),
     ("agent", lambda s: s.agent), ("nodes", lambda s: s.node_count), ("depth", lambda s: s.depth),
     ("tokens", lambda s: f"{s.tokens:,}"), ("cost $", lambda s: None if s.cost is None else f"{s.cost:.4f}"),
+    ("tags", lambda s: " ".join(s.tags)),
 ]
 
 
@@ -31,7 +34,9 @@ def register(commands: Commands) -> None:
                        epilog="A file whose exact content was imported before is skipped without being read (unless --replace).")
     sub.add_argument("paths", nargs="+", metavar="PATH")
     sub.add_argument("--format", choices=FORMATS, default="auto")
-    sub.add_argument("--replace", action="store_true", help="replace traces whose id is already stored")
+    sub.add_argument("--replace", action="store_true",
+                     help="replace traces whose id is already stored, keeping their tags, annotations, comments and runs "
+                          "(refused if one of those names a node the new file lacks)")
     sub.add_argument("--max-mb", type=float, default=DEFAULT_MAX_BYTES / MB,
                      help=f"largest file accepted, in MB (default {DEFAULT_MAX_BYTES // MB}); in every format, "
                           f"one node may hold at most {MAX_NODE_BYTES // MB} MB of text and metadata")
@@ -48,16 +53,38 @@ def register(commands: Commands) -> None:
     sub.add_argument("trace_id", metavar="TRACE_ID")
     sub.add_argument("--out", type=Path, help="file to write (default: stdout)")
 
+    sub = commands.add("delete", _delete, "Delete traces, all or none (the admin role).",
+                       epilog="Scaffolds drawn from a trace are kept, their provenance still naming it.")
+    sub.add_argument("trace_ids", nargs="+", metavar="TRACE_ID")
+    sub.add_argument("--cascade", action="store_true",
+                     help="also delete the traces' annotations, node comments, critique runs and student-run records")
+
+    sub = commands.add("rename", _rename, "Give a trace a new title.")
+    sub.add_argument("trace_id", metavar="TRACE_ID")
+    sub.add_argument("title", metavar="TITLE")
+
+    for name, change, verb in (("tag", "add", "Add tags to a trace; prints ID<TAB>its tags."),
+                               ("untag", "remove", "Take tags off a trace; prints ID<TAB>its tags.")):
+        sub = commands.add(name, _retag, verb, epilog=TAG_RULE)
+        sub.set_defaults(change=change)
+        sub.add_argument("trace_id", metavar="TRACE_ID")
+        sub.add_argument("tags", nargs="+", metavar="TAG")
+
     sub = commands.add("schema", _schema, "Print the JSON Schema of the Trellis trace format.", db=False)
     sub.add_argument("--out", type=Path)
 
 
 def _import(args: argparse.Namespace) -> None:
-    with open_store(args) as store:
-        traces = import_files(
-            store, args.paths, args.format, replace=args.replace, max_bytes=int(args.max_mb * MB),
-            on_identical=lambda message: print(message, file=sys.stderr), actor=acting(store),
-        )
+    with open_store(args, create=True) as store:
+        try:
+            traces = import_files(
+                store, args.paths, args.format, replace=args.replace, max_bytes=int(args.max_mb * MB),
+                on_identical=lambda message: print(message, file=sys.stderr), actor=acting(store),
+            )
+        except UnknownFormat as exc:
+            raise InputError(exc.source, f"{exc.message}; name it with --format ({', '.join(PARSERS)})", exc.line) from None
+        except AlreadyStored as exc:
+            raise AlreadyStored(f"{exc} (import with --replace)") from None
     for t in traces:
         for warning in t.warnings:
             print(f"warning: {t.source}: {warning}", file=sys.stderr)
@@ -121,6 +148,27 @@ def _export(args: argparse.Namespace) -> None:
         print(f"wrote {args.out} ({len(loaded.nodes)} nodes)", file=sys.stderr)
     else:
         print(document)
+
+
+def _delete(args: argparse.Namespace) -> None:
+    with open_store(args) as store:
+        deleted = store.delete_traces(args.trace_ids, acting(store), cascade=args.cascade)
+    for links in deleted:
+        print(f"deleted {links.trace_id}" + (f" with {links.deleted()}" if links.cascades else ""))
+        if links.kept():
+            print(f"kept, still naming {links.trace_id}: {links.kept()}", file=sys.stderr)
+
+
+def _rename(args: argparse.Namespace) -> None:
+    with open_store(args) as store:
+        store.rename_trace(args.trace_id, args.title, acting(store))
+        print(f"{args.trace_id}\t{store.get_trace(args.trace_id).title}")
+
+
+def _retag(args: argparse.Namespace) -> None:
+    with open_store(args) as store:
+        tags = store.change_tags(args.trace_id, acting(store), **{args.change: args.tags})
+    print(f"{args.trace_id}\t{' '.join(tags)}")
 
 
 def _schema(args: argparse.Namespace) -> None:

@@ -24,7 +24,7 @@ AGGREGATION_COVERAGE_MIN = 0.2
 # The student carried less than this share of the context the reference
 # carried into the same call.
 CONTEXT_SHARE_MIN = 0.5
-# Most findings one check reports; beyond it they are grouped by subtree. Twelve
+# Most findings one check reports; beyond it they are grouped by subtree. Thirteen
 # checks times this stays under the 200 findings a teacher's answer may hold.
 GROUPS_PER_CHECK = 8
 EXAMPLES = 5  # node ids a grouped finding names
@@ -281,7 +281,7 @@ def _against_reference(student: TraceView, reference: TraceView) -> list[tuple[s
     alignment = align(list(student.nodes.values()), list(reference.nodes.values()))  # left: student
     matched = alignment.right_to_left
     student_height, reference_height = _height(student), _height(reference)
-    decomposition, missing, extra, shallow, deep, context = [], [], [], [], [], []
+    decomposition, missing, extra, shallow, deep, context, unaggregated = [], [], [], [], [], [], []
 
     first_level = [c for c in reference.children(reference.root) if reference.nodes[c].kind in _WORKING_KINDS]
     kept = [c for c in first_level if c in matched]
@@ -343,6 +343,8 @@ def _against_reference(student: TraceView, reference: TraceView) -> list[tuple[s
                            "for the same sub-problem."),
                 suggested_fix="Flatten the extra levels; the reference solves this with fewer calls.",
             ))
+        if (ref_aggregate := _aggregate_step(reference, ref_id)) and not _aggregates(student, student_id):
+            unaggregated.append(_missing_aggregation(student, student_id, ref_aggregate))
         ref_context, student_context = ref.context_chars or 0, node.context_chars or 0
         # An aggregate's context is its children's results: a shortfall there is already reported upstream.
         if node.kind != "aggregate" and ref_context >= 1000 and student_context < CONTEXT_SHARE_MIN * ref_context:
@@ -359,7 +361,38 @@ def _against_reference(student: TraceView, reference: TraceView) -> list[tuple[s
         ("answered in one call where the reference recurses", shallow),
         ("deeper than the reference for the same sub-problem", deep),
         ("less context than the reference carried", context),
+        ("no aggregation step where the reference combines its sub-problems' results", unaggregated),
     ]
+
+
+def _aggregate_step(view: TraceView, node_id: str) -> Node | None:
+    """The last aggregation among a node's children: the step that combines its sub-problems' results."""
+    return next((c for c in reversed(_children(view, node_id)) if c.kind == "aggregate"), None)
+
+
+def _aggregates(view: TraceView, node_id: str) -> bool:
+    """Whether a node that splits its problem combines the results: an aggregation step among its children, or
+    the node saying how it combined them itself (a trace format without aggregate nodes). A node that does not
+    split has nothing to combine (a leaf answering at once is reported as too shallow instead). Its output is
+    no evidence either way: it may read like a summary of its children without having been built from them."""
+    node = view.nodes[node_id]
+    return not view.children(node_id) or bool(node.aggregation) or _aggregate_step(view, node_id) is not None
+
+
+def _missing_aggregation(student: TraceView, student_id: str, ref_aggregate: Node) -> Finding:
+    node = student.nodes[student_id]
+    how = shorten(ref_aggregate.aggregation or ref_aggregate.subproblem or "combine the results", 200)
+    parts = len(student.children(student_id))
+    return Finding(
+        node_id=student_id, category=Category.AGGREGATION_LOSS,
+        severity=Severity.HIGH if student_id == student.root else Severity.MEDIUM,
+        rationale=(f"{_label(node)} splits into {parts} sub-problem(s) but has no aggregation step, so its answer "
+                   f"is not built from their results; the reference combines them at this level in "
+                   f"{_label(ref_aggregate)}."),
+        suggested_fix=f"Add an aggregation step after its sub-problems that combines their results, as the reference "
+                      f"does: {how}",
+        suggested_subproblems=[ref_aggregate.subproblem.strip()[:200]] if ref_aggregate.subproblem else [],
+    )
 
 
 # The teacher's prompt carries the structural findings inside this tag; the structural critic, asked as a

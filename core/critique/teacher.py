@@ -64,8 +64,9 @@ class TeacherSettings:
 @dataclass
 class CritiqueResult:
     run: CritiqueRun
-    annotations: list[Annotation]
+    annotations: list[Annotation]  # the new points, stored as proposed
     warnings: list[str]
+    already: list[Annotation] = field(default_factory=list)  # the points the trace held already, with their review
 
 
 Completion = Callable[..., Any]
@@ -85,7 +86,10 @@ def run_critique(
     progress: Callable[[str], None] = lambda step: None,
     actor: Actor | None = None,
 ) -> CritiqueResult:
-    """Critique a stored student trace and store the findings as proposed annotations.
+    """Critique a stored student trace and store the new findings as proposed annotations.
+
+    A finding the trace holds already (the critic run again) is not stored twice: the result's ``already``
+    lists those annotations, each with its review (see ``core.critique.matching``).
 
     ``catalog`` defaults to ``load_catalog()``. ``completion`` defaults to
     ``litellm.completion`` for a model, and to no call at all for the structural critic;
@@ -132,8 +136,8 @@ def run_critique(
         for f in accepted
     ]
     progress("Saving proposed annotations")
-    store.add_critique(run, annotations, actor)
-    return CritiqueResult(run, annotations, warnings)
+    added, already = store.add_critique(run, annotations, actor)  # a point found before is kept once, as reviewed
+    return CritiqueResult(run, added, warnings, already)
 
 
 def default_reference(store: Store, student: LoadedTrace) -> str | None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from core.auth import Action, Actor
 from core.scaffolds.critique import USABLE_REVIEW_STATUSES, revise_from_runs
-from core.scaffolds.models import ScaffoldError, ScaffoldVersion
+from core.scaffolds.models import ScaffoldConflict, ScaffoldError, ScaffoldVersion
 from core.store import Store
 
 
@@ -54,9 +54,13 @@ def revise_from_experiment(store: Store, scaffold_id: str, experiment_id: str, *
     revised, edits = revise_from_runs(base.content, critiqued)
     if not edits:
         raise ScaffoldError(f"the accepted critique of {len(critiqued)} runs changes nothing in {base.label}")
-    saved = store.save_scaffold(
-        scaffold_id, revised, author=author,
-        comment=f"v{base.version} revised from the accepted critique of {len(critiqued)} of its {len(followed)} "
-                f"runs in experiment {experiment.id}: {len(edits)} edits",
-        based_on=base.version)  # a version saved since the experiment is not overwritten: ScaffoldConflict says so
+    try:
+        saved = store.save_scaffold(
+            scaffold_id, revised, author=author,
+            comment=f"v{base.version} revised from the accepted critique of {len(critiqued)} of its {len(followed)} "
+                    f"runs in experiment {experiment.id}: {len(edits)} edits",
+            based_on=base.version)
+    except ScaffoldConflict as exc:  # a revision of v1 beside a v2 made since would hide one of them from review
+        raise ScaffoldError(f"{scaffold_id} has v{exc.latest.version}, saved after the runs of {base.label}: review "
+                            f"it, or run an experiment on it and revise that") from None
     return Revision(saved, len(followed), len(critiqued), edits)

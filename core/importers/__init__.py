@@ -37,6 +37,11 @@ def _parser(format: str):
     return importlib.import_module(f"core.importers.{format}")
 
 
+class UnknownFormat(InputError):
+    """A file whose format is not recognised: who shows the error says how to choose one there
+    (the command line's --format, the app's Format list)."""
+
+
 @dataclass
 class ReadTrace:
     """A trace read from a file and checked to be one tree, ready to store."""
@@ -172,6 +177,4 @@ def detect_format(path: Path, source: str) -> str:
     for name in ("otlp", "langsmith"):
         if _parser(name).looks_like(value):
             return name
-    raise InputError(
-        source, "unknown trace format: not Trellis JSON, an RLM log, OTLP/JSON or a LangSmith run tree; use --format"
-    )
+    raise UnknownFormat(source, "unknown trace format: not Trellis JSON, an RLM log, OTLP/JSON or a LangSmith run tree")

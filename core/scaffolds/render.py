@@ -125,8 +125,11 @@ def read_export(text: str) -> tuple[dict, Scaffold]:
 
 
 def to_dot(scaffold: Scaffold) -> str:
-    """A graphviz tree: the task, its sub-problems (optional ones dashed), and the aggregation."""
-    def label(text: str, width: int = 34, lines: int = 3) -> str:
+    """A graphviz tree: the task, its sub-problems (optional ones dashed), and the aggregation.
+
+    Two columns, the combining step under the task, so that at 14 px the picture fits a 1024 px window's page
+    (about 560 px) without being scaled down below readable text."""
+    def label(text: str, width: int = 26, lines: int = 3) -> str:
         wrapped = textwrap.wrap(text, width, break_long_words=True, max_lines=lines, placeholder="…") or [""]
         # \n between escaped lines is graphviz's centred line break.
         return '"' + "\\n".join(dot_string(line)[1:-1] for line in wrapped) + '"'
@@ -134,8 +137,8 @@ def to_dot(scaffold: Scaffold) -> str:
     out = [
         "digraph scaffold {",
         '  graph [rankdir=LR, nodesep=0.2, ranksep=0.4];',
-        '  node [shape=box, style="rounded,filled", fillcolor="#d5f0d5", fontname="Helvetica", fontsize=10];',
-        f'  task [label={label(scaffold.root_task or scaffold.title, 48, 2)}, fillcolor="#cfe0fc"];',
+        '  node [shape=box, style="rounded,filled", fillcolor="#d5f0d5", fontname="Helvetica", fontsize=14];',
+        f'  task [label={label(scaffold.root_task or scaffold.title, 26, 4)}, fillcolor="#cfe0fc"];',
     ]
     names = {sub.id: f"sub{i}" for i, sub in enumerate(scaffold.subproblems)}
     for number, sub in scaffold.outline():
@@ -143,8 +146,11 @@ def to_dot(scaffold: Scaffold) -> str:
         out.append(f"  {names[sub.id]} [label={label(f'{number}. {sub.instruction}')}{style}];")
         out.append(f"  {names[sub.parent_id] if sub.parent_id else 'task'} -> {names[sub.id]};")
     if scaffold.aggregation:
-        out.append(f'  aggregate [label={label("combine: " + scaffold.aggregation, 40)}, shape=hexagon, fillcolor="#ead7f7"];')
-        out += [f"  {names[sub.id]} -> aggregate [style=dotted];" for sub in scaffold.first_level()]
+        out.append(f'  aggregate [label={label("combine: " + scaffold.aggregation, 26, 4)}, shape=box, '
+                   'fillcolor="#ead7f7"];')
+        out.append("  { rank=same; task; aggregate; }")
+        out.append("  task -> aggregate [style=invis];")  # keeps the combining step under the task
+        out += [f"  {names[sub.id]} -> aggregate [style=dotted, constraint=false];" for sub in scaffold.first_level()]
     out.append("}")
     return "\n".join(out)
 

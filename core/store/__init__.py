@@ -1,7 +1,7 @@
 """The DuckDB store: the one home of Trellis's SQL.
 
 ``Store`` is one connection with the queries of each feature on it; each feature's
-SQL lives in its own module here (traces, runs, experiments, critique, scaffolds, access), over the
+SQL lives in its own module here (traces, runs, experiments, critique, scaffolds, comments, access), over the
 connection, transactions and migrations of ``connection`` and ``schema``::
 
     with Store("trellis.duckdb") as store:
@@ -9,6 +9,7 @@ connection, transactions and migrations of ``connection`` and ``schema``::
 """
 
 from core.store.access import AccessQueries
+from core.store.comments import CommentQueries
 from core.store.connection import DEFAULT_DB, default_db_path
 from core.store.critique import CritiqueQueries
 from core.store.experiments import ExperimentQueries
@@ -16,7 +17,7 @@ from core.store.scaffolds import ScaffoldQueries
 from core.store.steps import StepQueries
 
 
-class Store(ExperimentQueries, StepQueries, CritiqueQueries, ScaffoldQueries, AccessQueries):
+class Store(ExperimentQueries, StepQueries, CritiqueQueries, ScaffoldQueries, CommentQueries, AccessQueries):
     """A Trellis database: ``Store(":memory:")`` or ``Store("trellis.duckdb")``."""
 
 

@@ -238,6 +238,43 @@ def _m007_experiments(cur: duckdb.DuckDBPyConnection) -> None:
     cur.execute("ALTER TABLE runs ADD COLUMN arm VARCHAR")
 
 
+def _m008_trace_tags(cur: duckdb.DuckDBPyConnection) -> None:
+    # A person's labels on a trace ("baseline", "bad-run"); they go with the trace when it is deleted.
+    cur.execute(
+        """
+        CREATE TABLE trace_tags (
+            trace_id VARCHAR NOT NULL,
+            tag VARCHAR NOT NULL,
+            tagged_by VARCHAR NOT NULL,
+            tagged_at TIMESTAMPTZ NOT NULL,
+            PRIMARY KEY (trace_id, tag)
+        )
+        """
+    )
+
+
+def _m009_node_comments(cur: duckdb.DuckDBPyConnection) -> None:
+    # A reviewer's free-form note on one node of a trace; they go with the trace when it is deleted.
+    cur.execute(
+        """
+        CREATE TABLE node_comments (
+            id VARCHAR PRIMARY KEY,
+            trace_id VARCHAR NOT NULL,
+            node_id VARCHAR NOT NULL,
+            body VARCHAR NOT NULL,
+            author VARCHAR NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL
+        )
+        """
+    )
+
+
+def _m010_annotation_as_proposed(cur: duckdb.DuckDBPyConnection) -> None:
+    # The finding as its critic proposed it, before any reviewer's edit: a re-run is matched against it
+    # (core.critique.matching), so an edited point is not proposed again. NULL (older rows): as it reads now.
+    cur.execute("ALTER TABLE annotations ADD COLUMN proposed JSON")
+
+
 MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [
     _m001_traces_and_nodes,
     _m002_critique,
@@ -246,5 +283,8 @@ MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [
     _m005_users_and_audit,
     _m006_runs,
     _m007_experiments,
+    _m008_trace_tags,
+    _m009_node_comments,
+    _m010_annotation_as_proposed,
 ]
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -10,7 +13,7 @@ import duckdb
 import pyarrow as pa
 
 from core.auth import Action, Actor
-from core.errors import NotFound, StoreError
+from core.errors import NotFound, StoreError, TrellisError
 from core.models import SEARCHED_FIELDS, LoadedTrace, Node, NodeMatch, Trace, TraceSummary, collector_paused
 from core.node_table import NODE_ARROW_SCHEMA
 from core.store.connection import ROW_GROUP, Connection, audit
@@ -26,7 +29,8 @@ _NODE_COLUMNS = ", ".join(
 
 _SUMMARY_COLUMNS = (
     "id, title, task_class, role, agent, model_size, source_format, created_at, imported_at, "
-    "node_count, depth, tokens, cost, error_count"
+    "node_count, depth, tokens, cost, error_count, "
+    "coalesce((SELECT list(tag ORDER BY tag) FROM trace_tags WHERE trace_id = id), [])"
 )
 _NODE_FIELDS = list(Node.model_fields)
 # Timestamps travel as epoch microseconds: DuckDB's TIMESTAMPTZ-to-Python
@@ -45,6 +49,70 @@ _NODE_HITS = (
     + " ".join(f"WHEN contains(lower({f}), $1) THEN {f}" for f in SEARCHED_FIELDS)
     + " END AS text FROM nodes WHERE field IS NOT NULL"
 )
+
+
+_TAG = re.compile(r"[a-z0-9][a-z0-9._:/-]{0,39}")
+TAG_RULE = "a tag is 1 to 40 letters, digits and . _ : / -, starting with a letter or digit (kept in lower case)"
+
+
+def parse_tag(text: str) -> str:
+    """A tag as stored: trimmed and lower case; anything else is a one-line error."""
+    tag = text.strip().lower()
+    if not _TAG.fullmatch(tag):
+        raise TrellisError(f"{text!r} is not a tag: {TAG_RULE}")
+    return tag
+
+
+class AlreadyStored(StoreError):
+    """An import of a trace whose id is stored: who shows the error says how to replace it there."""
+
+
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}{'' if n == 1 else 's'}"
+
+
+@dataclass(frozen=True)
+class TraceLinks:
+    """What else in the store points at a trace, and what deleting it does to each.
+
+    Deleted with the trace, only when asked (``cascade``): its annotations (and their history), reviewers'
+    comments on its nodes, the critique runs made on it and the student-run records it is the trace of
+    (experiment runs among them). Kept,
+    naming a trace that is gone: scaffolds drawn from it (reviewed work of their own) and the critique runs
+    of other traces that compared against it. Its tags always go with it.
+    """
+
+    trace_id: str
+    annotations: int = 0
+    comments: int = 0
+    critique_runs: int = 0
+    runs: int = 0
+    experiment_runs: int = 0  # of ``runs``, those an experiment made
+    compared_by: int = 0  # critique runs of other traces that used this one as their reference
+    scaffolds: tuple[str, ...] = ()  # ids of scaffolds drawn from it
+
+    @property
+    def cascades(self) -> bool:
+        """Whether deleting the trace deletes other records too."""
+        return bool(self.annotations or self.comments or self.critique_runs or self.runs)
+
+    def deleted(self) -> str:
+        """What deleting the trace deletes besides it, e.g. "13 annotations, 1 critique run and 2 runs"."""
+        parts = [_count(self.annotations, "annotation") if self.annotations else "",
+                 _count(self.comments, "comment") if self.comments else "",
+                 _count(self.critique_runs, "critique run") if self.critique_runs else "",
+                 _count(self.runs, "run") + (f" ({self.experiment_runs} in experiments)" if self.experiment_runs else "")
+                 if self.runs else ""]
+        parts = [p for p in parts if p]
+        return ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1] if parts else "nothing else"
+
+    def kept(self) -> str:
+        """What keeps naming the trace once it is deleted, e.g. "1 scaffold drawn from it (s-1)"; "" for nothing."""
+        parts = [f"{_count(len(self.scaffolds), 'scaffold')} drawn from it ({', '.join(self.scaffolds)})"
+                 if self.scaffolds else "",
+                 f"{_count(self.compared_by, 'critique run')} of other traces compared against it" if self.compared_by
+                 else ""]
+        return " and ".join(p for p in parts if p)
 
 
 class TraceQueries(Connection):
@@ -66,10 +134,8 @@ class TraceQueries(Connection):
         """Write one trace and its nodes in the caller's transaction; True when it replaced a stored one."""
         exists = cur.execute("SELECT count(*) FROM traces WHERE id = ?", [trace.id]).fetchone()[0]
         if exists and not replace:
-            raise StoreError(
-                f"trace {trace.id!r} is already in {self.path} (delete it first, or import with --replace)"
-            )
-        if exists:
+            raise AlreadyStored(f"trace {trace.id!r} is already in {self.path}; delete it first, or replace it")
+        if exists:  # its tags, annotations and runs stay: they name the trace by id
             cur.execute("DELETE FROM nodes WHERE trace_id = ?", [trace.id])
             cur.execute("DELETE FROM traces WHERE id = ?", [trace.id])
         # DuckDB inserts an Arrow table in parallel, in order, only when it
@@ -85,6 +151,8 @@ class TraceQueries(Connection):
             )
         finally:
             cur.unregister("staged_nodes")
+        if exists:
+            self._refuse_orphaned_annotations(cur, trace.id)
         cur.execute(
             """
             INSERT INTO traces
@@ -111,13 +179,108 @@ class TraceQueries(Connection):
         )
         return bool(exists)
 
-    def delete_trace(self, trace_id: str, actor: Actor) -> None:
+    def _refuse_orphaned_annotations(self, cur: duckdb.DuckDBPyConnection, trace_id: str) -> None:
+        """A replaced trace keeps its annotations and comments only if each one's node is still in it."""
+        missing = [n for (n,) in cur.execute(
+            "SELECT DISTINCT node_id FROM (SELECT node_id FROM annotations WHERE trace_id = $t "
+            "UNION ALL SELECT node_id FROM node_comments WHERE trace_id = $t) "
+            "WHERE node_id IS NOT NULL AND node_id NOT IN (SELECT id FROM nodes WHERE trace_id = $t) ORDER BY 1",
+            {"t": trace_id}).fetchall()]
+        if missing:
+            raise StoreError(
+                f"trace {trace_id!r} cannot be replaced: it has annotations or comments on {_count(len(missing), 'node')} the new "
+                f"file lacks ({', '.join(missing[:3])}{', …' if len(missing) > 3 else ''}); delete it first "
+                f"(`trellis delete {trace_id} --cascade`) to import the file as a new trace"
+            )
+
+    def delete_trace(self, trace_id: str, actor: Actor, *, cascade: bool = False) -> TraceLinks:
+        [links] = self.delete_traces([trace_id], actor, cascade=cascade)
+        return links
+
+    def delete_traces(self, trace_ids: list[str], actor: Actor, *, cascade: bool = False) -> list[TraceLinks]:
+        """Delete traces, all or none, and say what went with each (see TraceLinks).
+
+        A trace with annotations, critique runs or run records is refused unless ``cascade``: then those go too,
+        in the same transaction, each trace's audit row counting them."""
         actor.require(Action.DELETE)
         with self._transaction() as cur:
+            all_links = []
+            for trace_id in dict.fromkeys(trace_ids):
+                self._require_trace(cur, trace_id)
+                links = self._links(cur, trace_id)
+                if links.cascades and not cascade:
+                    raise StoreError(f"trace {trace_id} has {links.deleted()}; --cascade deletes them too")
+                self._delete_one(cur, trace_id)
+                audit(cur, actor, "delete trace", trace_id, annotations=links.annotations or None,
+                      comments=links.comments or None,
+                      critique_runs=links.critique_runs or None, runs=links.runs or None,
+                      scaffolds_kept=list(links.scaffolds) or None)
+                all_links.append(links)
+        return all_links
+
+    def trace_links(self, trace_id: str) -> TraceLinks:
+        cur = self._cur
+        self._require_trace(cur, trace_id)
+        return self._links(cur, trace_id)
+
+    def _links(self, cur: duckdb.DuckDBPyConnection, trace_id: str) -> TraceLinks:
+        annotations, comments, critique_runs, compared_by, runs, experiment_runs = cur.execute(
+            """
+            SELECT (SELECT count(*) FROM annotations WHERE trace_id = $t),
+                   (SELECT count(*) FROM node_comments WHERE trace_id = $t),
+                   (SELECT count(*) FROM critique_runs WHERE trace_id = $t),
+                   (SELECT count(*) FROM critique_runs WHERE reference_id = $t AND trace_id <> $t),
+                   (SELECT count(*) FROM runs WHERE id = $t),
+                   (SELECT count(*) FROM runs WHERE id = $t AND experiment_id IS NOT NULL)
+            """,
+            {"t": trace_id},
+        ).fetchone()
+        scaffolds = cur.execute(
+            "SELECT DISTINCT scaffold_id FROM scaffold_versions "
+            "WHERE list_contains(json_extract_string(content, '$.provenance.source_traces[*]'), ?) ORDER BY 1",
+            [trace_id],
+        ).fetchall()
+        return TraceLinks(trace_id, annotations, comments, critique_runs, runs, experiment_runs, compared_by,
+                          tuple(s for (s,) in scaffolds))
+
+    def _delete_one(self, cur: duckdb.DuckDBPyConnection, trace_id: str) -> None:
+        cur.execute("DELETE FROM annotation_events WHERE annotation_id IN "
+                    "(SELECT id FROM annotations WHERE trace_id = ?)", [trace_id])
+        for statement in ("DELETE FROM annotations WHERE trace_id = ?", "DELETE FROM node_comments WHERE trace_id = ?",
+                          "DELETE FROM critique_runs WHERE trace_id = ?",
+                          "DELETE FROM runs WHERE id = ?", "DELETE FROM trace_tags WHERE trace_id = ?",
+                          "DELETE FROM nodes WHERE trace_id = ?", "DELETE FROM traces WHERE id = ?"):
+            cur.execute(statement, [trace_id])
+
+    def rename_trace(self, trace_id: str, title: str, actor: Actor) -> None:
+        actor.require(Action.LABEL)
+        title = " ".join(title.split())
+        if not title:
+            raise TrellisError("a trace's title cannot be empty")
+        with self._transaction() as cur:
+            before = cur.execute("SELECT title FROM traces WHERE id = ?", [trace_id]).fetchone()
+            if before is None:
+                raise NotFound(f"no trace {trace_id!r} in {self.path}")
+            cur.execute("UPDATE traces SET title = ? WHERE id = ?", [title, trace_id])
+            audit(cur, actor, "rename trace", trace_id, before=before[0], after=title)
+
+    def change_tags(self, trace_id: str, actor: Actor, *, add: Sequence[str] = (), remove: Sequence[str] = ()) -> list[str]:
+        """Add and take off tags of a trace (adding one it has, or taking off one it lacks, changes nothing);
+        returns its tags."""
+        actor.require(Action.LABEL)
+        added, removed = (list(dict.fromkeys(parse_tag(t) for t in tags)) for tags in (add, remove))
+        with self._transaction() as cur:
             self._require_trace(cur, trace_id)
-            cur.execute("DELETE FROM nodes WHERE trace_id = ?", [trace_id])
-            cur.execute("DELETE FROM traces WHERE id = ?", [trace_id])
-            audit(cur, actor, "delete trace", trace_id)
+            cur.execute("DELETE FROM trace_tags WHERE trace_id = ? AND list_contains(?::VARCHAR[], tag)",
+                        [trace_id, removed])
+            cur.execute("INSERT OR IGNORE INTO trace_tags SELECT ?, unnest(?::VARCHAR[]), ?, ?",
+                        [trace_id, added, actor.name, datetime.now(timezone.utc)])
+            audit(cur, actor, "tag trace", trace_id, added=added or None, removed=removed or None)
+            return [t for (t,) in cur.execute("SELECT tag FROM trace_tags WHERE trace_id = ? ORDER BY tag",
+                                               [trace_id]).fetchall()]
+
+    def all_tags(self) -> list[str]:
+        return [t for (t,) in self._cur.execute("SELECT DISTINCT tag FROM trace_tags ORDER BY tag").fetchall()]
 
     # ------------------------------------------------------------- reading
 
@@ -133,7 +296,7 @@ class TraceQueries(Connection):
         rows = self._cur.execute(
             f"SELECT {_SUMMARY_COLUMNS} FROM traces ORDER BY task_class NULLS LAST, role, id"
         ).fetchall()
-        return [TraceSummary(*row) for row in rows]
+        return [TraceSummary(*row[:-1], tags=tuple(row[-1])) for row in rows]
 
     def get_trace(self, trace_id: str) -> Trace:
         cur = self._cur

@@ -129,6 +129,24 @@ def wait_until_idle(page) -> None:
     page.wait_for_timeout(300)
 
 
+def cut_texts(page) -> list[str]:
+    """The metrics and buttons shown whose text does not fit them (the browser cuts it to "10..." or "Par...")."""
+    return page.evaluate("""() => [...document.querySelectorAll(
+            '[data-testid=stMetricValue], [data-testid=stMetricLabel], [data-testid=stMetricDelta], button')]
+        .filter(e => e.offsetParent !== null)
+        .flatMap(e => [e, ...e.querySelectorAll('*')])
+        .filter(e => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflow !== 'visible')
+        .map(e => e.innerText.trim()).filter(t => t)""")
+
+
+def drawn_text_sizes(page) -> list[float]:
+    """The size in CSS px that each text of the graphviz pictures shown is drawn at, their scaling included."""
+    return page.locator("[data-testid=stGraphVizChart] svg:visible").evaluate_all("""svgs => svgs.flatMap(svg => {
+        const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+        return [...svg.querySelectorAll('text')].map(t => parseFloat(t.getAttribute('font-size')) * scale);
+    })""")
+
+
 def screenshot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)

@@ -1,0 +1,1 @@
+"""Custom Streamlit components of the pages: each a folder with its HTML, CSS and JS, all inline (no network)."""
