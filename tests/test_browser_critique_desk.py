@@ -17,7 +17,7 @@ from core import Store, import_files
 from core.auth import local_actor
 from core.critique import structural
 from core.critique.models import Annotation, CritiqueRun
-from tests.support.browser_support import ARTIFACTS, open_app, serve, wait_until_idle
+from tests.support.browser_support import ARTIFACTS, cut_texts, open_app, serve, wait_until_idle
 from tests.support.explorer_library import ROOT, SAMPLES, build_library
 from tests.support.http_listener import Listener
 
@@ -163,24 +163,14 @@ def test_each_finding_links_to_its_node_in_the_trace_page(page, desk):
 
 
 @pytest.mark.parametrize("width", [1440, 1280, 1024])
-def test_the_critique_page_layout_holds_at_common_widths(browser, desk, width):
-    context = browser.new_context(viewport={"width": width, "height": 1400})
-    page = context.new_page()
-    try:
-        open_app(page, f"{desk}/critique?trace={BIG}")
-        expect(page.get_by_role("button", name="Export critique package")).to_be_visible()
-        expect(page.get_by_role("switch", name="Edit").first).to_be_visible()
-        wait_until_idle(page)
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=ARTIFACTS / f"critique-desk-{width}.png", full_page=False)
-        # Every button's and link's text fits its box: nothing cut to "Acc…".
-        cut = page.evaluate("""() => [...document.querySelectorAll('[data-testid=stMain] button, [data-testid=stMain] a')]
-            .filter(e => e.offsetParent !== null)
-            .flatMap(e => [e, ...e.querySelectorAll('p, span, div')])
-            .filter(e => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflow !== 'visible')
-            .map(e => e.innerText)""")
-        assert cut == [], f"cut at {width} px: {cut}"
-        overflow = page.evaluate("document.querySelector('[data-testid=stMain]').scrollWidth - innerWidth")
-        assert overflow <= 0, f"the page scrolls sideways by {overflow} px at {width} px"
-    finally:
-        context.close()
+def test_the_critique_page_layout_holds_at_common_widths(page, desk, width):
+    page.set_viewport_size({"width": width, "height": 1400})
+    open_app(page, f"{desk}/critique?trace={BIG}")
+    expect(page.get_by_role("button", name="Export critique package")).to_be_visible()
+    expect(page.get_by_role("switch", name="Edit").first).to_be_visible()
+    wait_until_idle(page)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / f"critique-desk-{width}.png", full_page=False)
+    assert cut_texts(page) == [], f"cut at {width} px"  # every button's and link's text fits its box: no "Acc…"
+    overflow = page.evaluate("document.querySelector('[data-testid=stMain]').scrollWidth - innerWidth")
+    assert overflow <= 0, f"the page scrolls sideways by {overflow} px at {width} px"

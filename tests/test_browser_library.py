@@ -33,17 +33,13 @@ def click_row(page, row: int, x: int = 60) -> None:
 
 
 @pytest.mark.parametrize("width", [1440, 1280, 1024])
-def test_every_column_of_the_table_is_in_view(browser, app_url, width):
-    context = browser.new_context(viewport={"width": width, "height": 1000})
-    page = context.new_page()
-    try:
-        open_app(page, f"{app_url}/library")
-        page.wait_for_selector("[data-testid=stDataFrame] .dvn-scroller")
-        page.wait_for_timeout(500)
-        assert table_overflow(page) <= 1, f"columns are off-screen at {width}px"
-        screenshot(page, f"library-{width}")
-    finally:
-        context.close()
+def test_every_column_of_the_table_is_in_view(page, app_url, width):
+    page.set_viewport_size({"width": width, "height": 1000})
+    open_app(page, f"{app_url}/library")
+    page.wait_for_selector("[data-testid=stDataFrame] .dvn-scroller")
+    page.wait_for_timeout(500)
+    assert table_overflow(page) <= 1, f"columns are off-screen at {width}px"
+    screenshot(page, f"library-{width}")
 
 
 def test_clicking_a_row_opens_its_trace(page, app_url):

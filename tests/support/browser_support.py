@@ -130,9 +130,11 @@ def wait_until_idle(page) -> None:
 
 
 def cut_texts(page) -> list[str]:
-    """The metrics and buttons shown whose text does not fit them (the browser cuts it to "10..." or "Par...")."""
+    """The metrics, buttons and page links shown whose text does not fit them (the browser cuts it to "10..." or
+    "Par...")."""
     return page.evaluate("""() => [...document.querySelectorAll(
-            '[data-testid=stMetricValue], [data-testid=stMetricLabel], [data-testid=stMetricDelta], button')]
+            '[data-testid=stMetricValue], [data-testid=stMetricLabel], [data-testid=stMetricDelta], button, '
+            + '[data-testid=stMain] a')]
         .filter(e => e.offsetParent !== null)
         .flatMap(e => [e, ...e.querySelectorAll('*')])
         .filter(e => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflow !== 'visible')
