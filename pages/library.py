@@ -102,15 +102,20 @@ def trace_table(store, summaries) -> pd.DataFrame:
 def filtered(store, table: pd.DataFrame) -> tuple[pd.DataFrame, tuple | None]:
     """The rows the search and filters keep (with each one's number of matching nodes when searching), and
     the search's matching nodes and their count per trace (None when nothing is searched)."""
-    search_col, class_col, role_col, tag_col = st.columns([2, 1, 1, 1])
+    # Three filters a row, with short placeholders: four a row cut them to "Choose o…" at 1024 px.
+    search_col, class_col, role_col = st.columns([2, 1, 1])
     query = search_col.text_input("Search node text", placeholder="e.g. indemnify",
                                   help="Sub-problems, names, outputs, context, aggregation rules and errors.")
-    chosen = {"task class": class_col.multiselect("Task class", sorted(table["task class"].dropna().unique())),
-              "role": role_col.multiselect("Role", sorted(table["role"].unique()))}
-    tags = tag_col.multiselect("Tags", store.all_tags(), help="Traces with any of these tags.", key="library-tags")
-    model_col, status_col, imported_col, started_col = st.columns([2, 1, 1, 1])
-    models = model_col.multiselect("Model", sorted(set().union(*table["models"])), format_func=lambda m: shorten(m, 100))
-    chosen["status"] = status_col.multiselect("Status", ["ok", "failed calls"])
+    chosen = {"task class": class_col.multiselect("Task class", sorted(table["task class"].dropna().unique()),
+                                                  placeholder="any"),
+              "role": role_col.multiselect("Role", sorted(table["role"].unique()), placeholder="any")}
+    tag_col, model_col, status_col = st.columns([1, 2, 1])
+    tags = tag_col.multiselect("Tags", store.all_tags(), help="Traces with any of these tags.", key="library-tags",
+                               placeholder="any")
+    models = model_col.multiselect("Model", sorted(set().union(*table["models"])), format_func=lambda m: shorten(m, 100),
+                                   placeholder="any")
+    chosen["status"] = status_col.multiselect("Status", ["ok", "failed calls"], placeholder="any")
+    imported_col, started_col, _ = st.columns([1, 1, 2])
     days = {"imported": imported_col.date_input("Imported", value=(), format="YYYY-MM-DD", help="From – to",
                                                 key="library-imported"),
             "started": started_col.date_input("Started", value=(), format="YYYY-MM-DD", key="library-started",
