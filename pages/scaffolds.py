@@ -448,24 +448,25 @@ def page() -> None:
     # --------------------------------------------------------------------- runs
 
     with runs_tab:
-        runs = store.list_runs(scaffold_id=scaffold_id)
-        if not runs:
-            st.info("No student has run with this scaffold yet: start a batch on the Runs page.")
-        else:
-            per_version = pd.DataFrame({
-                "version": [r.scaffold_version for r in runs], "score": [r.score for r in runs],
-                "fell back": [r.fell_back for r in runs], "failed": [r.status == "failed" for r in runs],
-            }).groupby("version").agg(runs=("score", "size"), mean_score=("score", "mean"),
-                                      fell_back=("fell back", "sum"), failed=("failed", "sum")).reset_index()
-            st.dataframe(per_version, hide_index=True, width="stretch",
-                         column_config={"mean_score": st.column_config.NumberColumn("mean score", format="%.2f")})
-            st.dataframe(pd.DataFrame({
-                "open": [pages.url("trace", trace=r.id) for r in runs], "version": [r.scaffold_version for r in runs],
-                "task": [r.task_id for r in runs], "student": [r.student for r in runs], "score": [r.score for r in runs],
-                "why": [r.outcome for r in runs],
-            }), hide_index=True, width="stretch", column_config={
-                "open": st.column_config.LinkColumn("open", display_text="open trace ↗", width="small")})
-            show_revision(store, scaffold_id, runs, actor)
+        if runs_tab.open:  # a query per run of every experiment it lists: only when someone looks
+            runs = store.list_runs(scaffold_id=scaffold_id)
+            if not runs:
+                st.info("No student has run with this scaffold yet: start a batch on the Runs page.")
+            else:
+                per_version = pd.DataFrame({
+                    "version": [r.scaffold_version for r in runs], "score": [r.score for r in runs],
+                    "fell back": [r.fell_back for r in runs], "failed": [r.status == "failed" for r in runs],
+                }).groupby("version").agg(runs=("score", "size"), mean_score=("score", "mean"),
+                                          fell_back=("fell back", "sum"), failed=("failed", "sum")).reset_index()
+                st.dataframe(per_version, hide_index=True, width="stretch",
+                             column_config={"mean_score": st.column_config.NumberColumn("mean score", format="%.2f")})
+                st.dataframe(pd.DataFrame({
+                    "open": [pages.url("trace", trace=r.id) for r in runs], "version": [r.scaffold_version for r in runs],
+                    "task": [r.task_id for r in runs], "student": [r.student for r in runs], "score": [r.score for r in runs],
+                    "why": [r.outcome for r in runs],
+                }), hide_index=True, width="stretch", column_config={
+                    "open": st.column_config.LinkColumn("open", display_text="open trace ↗", width="small")})
+                show_revision(store, scaffold_id, runs, actor)
 
     # --------------------------------------------------------------------- find
 
