@@ -2,14 +2,14 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-DB     ?= trellis.duckdb
+DB     ?= trellis.lake
 PORT   ?= 8501
 # Loopback only unless the operator says otherwise (`make run ADDRESS=0.0.0.0`, best with login configured).
 ADDRESS ?= 127.0.0.1
 # `make run MODEL=local` also serves the shipped local model (docs/models.md) beside the app.
 MODEL  ?=
 RUNTIME := $(VENV)/.runtime
-STREAMLIT = TRELLIS_DB=$(DB) $(BIN)/streamlit run app.py --server.address $(ADDRESS) --server.port $(PORT) \
+STREAMLIT = TRELLIS_STORE=$(DB) $(BIN)/streamlit run app.py --server.address $(ADDRESS) --server.port $(PORT) \
 	--server.headless true --browser.gatherUsageStats false -- --db $(DB)
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
@@ -49,18 +49,22 @@ $(RUNTIME): $(VENV)/.installed core/runtime/shipped.py
 lock:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check pip-tools==7.6.2
-	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --extra test --extra local --strip-extras \
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --extra test --extra local --strip-extras --allow-unsafe \
 		--no-emit-index-url --no-emit-find-links --output-file requirements.lock pyproject.toml
 
-# A new database is loaded with the sample library; an existing one is left alone.
+# A new store is loaded with the sample library, or, beside a store from before the shared lake
+# (./trellis.duckdb), with everything that one holds (`trellis store migrate`); an existing store is left alone.
 $(DB): | setup
-	$(BIN)/trellis import sample_traces --db $(DB)
+	if [ "$(DB)" = trellis.lake ] && [ -f trellis.duckdb ]; then $(BIN)/trellis store migrate trellis.duckdb --db $(DB); \
+	else $(BIN)/trellis import sample_traces --db $(DB); fi
 
 # Browser tests drive Debian's Chromium (Playwright cannot download its own here);
-# graphviz's `dot` checks that hostile labels survive a real layout.
+# graphviz's `dot` checks that hostile labels survive a real layout; the replica tests start a throwaway
+# cluster of Debian's PostgreSQL, whose programs are not on PATH (tests/support/postgres.py).
 browser:
-	@command -v chromium >/dev/null && command -v dot >/dev/null || { apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium graphviz fonts-dejavu-core; }
+	@command -v chromium >/dev/null && command -v dot >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+		|| { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		chromium graphviz fonts-dejavu-core postgresql; }
 
 bench: setup
 	$(BIN)/python bench/run_all.py

@@ -87,7 +87,7 @@ def main() -> None:
         try:
             speeds(db, args.runs)
             if args.critique:
-                env = {**os.environ, "TRELLIS_DB": db}
+                env = {**os.environ, "TRELLIS_STORE": db}
                 subprocess.run([str(TRELLIS), "import", "sample_traces", "--db", db], cwd=ROOT, env=env,
                                check=True, capture_output=True)
                 start = time.perf_counter()

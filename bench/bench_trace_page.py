@@ -81,7 +81,7 @@ def bench_page(db: Path, trace_id: str, runs: int) -> None:
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    os.environ["TRELLIS_DB"] = str(db)
+    os.environ["TRELLIS_STORE"] = str(db)
     open_times, select_times = [], []
     for _ in range(runs):
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)

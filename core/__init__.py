@@ -3,7 +3,7 @@
 The library works without the UI::
 
     from core import Store, import_files
-    store = Store("trellis.duckdb")
+    store = Store("trellis.lake")
     import_files(store, ["run.jsonl"])
     loaded = store.load_trace("legal-msa-teacher-70b")
 """

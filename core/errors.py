@@ -26,6 +26,10 @@ class StoreError(TrellisError):
     """The database cannot be opened or written."""
 
 
+class StoreBusy(StoreError):
+    """Another process (or connection) changed the store at the same moment: nothing was saved; trying again may work."""
+
+
 class NotFound(TrellisError):
     """No trace (or node) with that id."""
 

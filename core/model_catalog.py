@@ -80,7 +80,7 @@ BUILT_IN = ModelEntry(name=STRUCTURAL, model=STRUCTURAL)
 
 def load_catalog(secrets: Mapping[str, Any] | None = None, *, db: str | None = None) -> dict[str, ModelEntry]:
     """The built-in critic, then the models file's entries, then ``secrets`` (the ``models`` table of secrets.toml),
-    then ``local`` if a local model server runs beside database ``db`` (default: $TRELLIS_DB, else ./trellis.duckdb)."""
+    then ``local`` if a local model server runs beside database ``db`` (default: $TRELLIS_STORE, else ./trellis.lake)."""
     catalog = {STRUCTURAL: BUILT_IN}
     path = os.environ.get("TRELLIS_MODELS")
     if path and not Path(path).is_file():

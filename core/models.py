@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -238,6 +238,10 @@ class LoadedTrace:
     nodes: list[Node]
 
 
+# A trace that received a span (from `trellis collect`) this recently is live: still being written.
+LIVE_WINDOW = timedelta(seconds=30)
+
+
 @dataclass(frozen=True)
 class TraceSummary:
     """One row of the library: a trace and its computed totals."""
@@ -256,7 +260,12 @@ class TraceSummary:
     tokens: int
     cost: float | None
     error_count: int
+    last_span_at: datetime | None = None  # when `trellis collect` last added a span to it (None: imported whole)
     tags: tuple[str, ...] = ()  # a person's labels, in alphabetical order
+
+    def live(self, now: datetime | None = None) -> bool:
+        """Whether it received a span within LIVE_WINDOW (of ``now``, else of this moment)."""
+        return self.last_span_at is not None and (now or datetime.now(timezone.utc)) - self.last_span_at < LIVE_WINDOW
 
 
 # The text fields a person searches, in the order a match is reported: a node matches on the first that holds

@@ -93,6 +93,7 @@ def run() -> None:
     ui.require_login()
     reopen_last_trace(current)
     ui.show_identity()
+    ui.new_run()
     try:
         current.run()
     except Exception as exc:  # st.stop() and st.rerun() are not Exceptions: they pass through

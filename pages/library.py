@@ -1,5 +1,10 @@
 """Library: every trace in a table (click a row to open it), filters, full-text search over node text, upload,
-and renaming, tagging and deleting traces."""
+and renaming, tagging and deleting traces.
+
+Other processes write the same store (`trellis import`, `trellis collect`): the page looks every few seconds and,
+when a trace came, changed or went, draws itself again, keeping what the person chose. Live traces (receiving
+spans) come first, marked.
+"""
 
 import tempfile
 from datetime import date, datetime, time, timedelta, timezone
@@ -12,6 +17,7 @@ import pages
 from core.auth import Action
 from core.errors import InputError, TrellisError
 from core.importers import PARSERS, UnknownFormat, import_files
+from core.models import LIVE_WINDOW
 from core.store.traces import AlreadyStored
 from core.text import shorten
 from pages import ui
@@ -23,6 +29,9 @@ FORMAT_LABELS = {"auto": "Detect it", "trellis": "Trellis JSON / JSONL", "rlm": 
                  "langsmith": "LangSmith runs"}
 FLASH = "library-flash"  # what the last change did, shown after the rerun that shows its result
 DELETING = "library-deleting"  # the trace whose deletion waits for its confirmation
+DRAWN = "library-drawn"  # the library's revision (Store.library_revision) the page was last drawn with
+POLL_SECONDS = 3  # how often the page looks for traces other processes wrote
+LIVE = "● live"  # before the title of a trace that is receiving spans
 
 
 def page() -> None:
@@ -33,16 +42,21 @@ def page() -> None:
         done.success(st.session_state.pop(FLASH), icon=":material/check:")
     upload_section(store)
 
-    summaries = store.list_traces()
+    st.session_state.pop(DRAWN, None)  # the watch's first run, now, notes what this run draws
+    watch_the_store()
+    now = datetime.now(timezone.utc)
+    summaries = sorted(store.list_traces(), key=lambda s: not s.live(now))  # live ones first, else as stored
     if not summaries:
         st.info("The library is empty. Import trace files above, or run `trellis import sample_traces`.")
         st.stop()
 
-    table = trace_table(store, summaries)
+    table = trace_table(store, summaries, now)
     shown, search = filtered(store, table)
     extra = st.pills("More columns", MORE + [c for c in ("scaffold", "score") if c in table], selection_mode="multi",
                      key="library-columns")
-    st.caption(f"{len(shown)} of {len(table)} traces · click a row to open its trace")
+    live = sum(s.live(now) for s in summaries)
+    st.caption(f"{len(shown)} of {len(table)} traces" + (f" · {live} {LIVE} (a span in the last "
+               f"{LIVE_WINDOW.seconds} s)" if live else "") + " · click a row to open its trace")
     columns = [*SHOWN, *extra, *(["matches"] if "matches" in shown else [])]
     picked = st.dataframe(
         shown.drop(columns="models"),  # sets, for the model filter: nothing to show
@@ -70,12 +84,23 @@ def page() -> None:
     manage_section(store, summaries)
 
 
-def trace_table(store, summaries) -> pd.DataFrame:
+@ui.fragment(run_every=POLL_SECONDS)
+def watch_the_store() -> None:
+    """Draw the page again when the library changed since it was drawn (another process's import, spans from
+    the collector, a live trace gone quiet); widgets keep their values, so filters and choices stay.
+
+    One small query a run: the page's own run notes the revision it draws, each rerun of this alone compares."""
+    revision = ui.store().library_revision()
+    if st.session_state.setdefault(DRAWN, revision) != revision:
+        st.rerun(scope="app")
+
+
+def trace_table(store, summaries, now: datetime) -> pd.DataFrame:
     models = store.node_models()
     annotations = store.annotation_counts()
     table = pd.DataFrame(
         {
-            "title": [shorten(s.title or s.id, 200) for s in summaries],
+            "title": [(f"{LIVE} · " if s.live(now) else "") + shorten(s.title or s.id, 200) for s in summaries],
             "task class": [s.task_class and shorten(s.task_class, 100) for s in summaries],
             "role": [s.role for s in summaries],
             "nodes": [s.node_count for s in summaries],

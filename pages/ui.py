@@ -6,7 +6,7 @@ callback that held a view would keep that trace alive in every session that show
 cache lets go.
 
 The app finds its database in ``streamlit run app.py -- --db FILE``, else in
-$TRELLIS_DB, else ./trellis.duckdb.
+$TRELLIS_STORE, else ./trellis.lake.
 """
 
 from __future__ import annotations
@@ -95,9 +95,13 @@ def show_failure(exc: Exception) -> None:
     st.exception(_PageFailed(PAGE_FAILED))
 
 
-def fragment(body: Callable) -> Callable:
+def fragment(body: Callable | None = None, *, run_every: float | None = None) -> Callable:
     """``st.fragment`` with the app's one sentence for a failure: Streamlit shows a fragment's exception itself,
-    so pages.run's handler never sees one raised in a fragment's own rerun."""
+    so pages.run's handler never sees one raised in a fragment's own rerun. ``@fragment(run_every=S)`` also
+    reruns it every S seconds."""
+    if body is None:
+        return functools.partial(fragment, run_every=run_every)
+
     @functools.wraps(body)
     def guarded(*args, **kwargs):
         try:
@@ -105,7 +109,7 @@ def fragment(body: Callable) -> Callable:
         except Exception as exc:  # st.stop() and st.rerun() are not Exceptions: they pass through
             show_failure(exc)
 
-    return st.fragment(guarded)
+    return st.fragment(guarded, run_every=run_every)
 
 
 @st.cache_resource(show_spinner=False)
@@ -114,8 +118,30 @@ def _trace_cache() -> TraceCache:
     return TraceCache(budget_from_environment())
 
 
+# The stored traces' revisions, read once per run of a page (``new_run``): reading them costs a query of the
+# catalog. A change another process made shows at the page's next run; a fragment's own rerun (a click in the
+# tree) goes on with the trace as its page run found it, as the tree already in the browser does.
+_REVISIONS = "_trace_revisions"
+
+
+def new_run() -> None:
+    """Forget what the last run read of the store's revisions: this run reads them afresh when it needs them."""
+    st.session_state.pop(_REVISIONS, None)
+
+
+def _revision(trace_id: str) -> tuple | None:
+    """The trace's revision as stored now (Store.trace_revisions): another process may have replaced it or the
+    collector grown it since it was cached."""
+    path = db_path()
+    revisions = st.session_state.setdefault(_REVISIONS, {})
+    if path not in revisions:
+        revisions[path] = _open_store(path).trace_revisions()
+    return revisions[path].get(trace_id)
+
+
 # Loaded traces are shared by every session, never copied: a copy of 100,000 nodes per rerun would cost more
-# than loading them. Keys include the database path so tests with several databases in one process never mix them up.
+# than loading them. Keys include the database path so tests with several databases in one process never mix them
+# up, and the trace's revision so a trace changed in the store is loaded again (the old view ages out of the cache).
 def trace_view(trace_id: str) -> TraceView:
     path = db_path()
 
@@ -123,18 +149,18 @@ def trace_view(trace_id: str) -> TraceView:
         with st.spinner("Loading the trace…"):
             return TraceView.build(_open_store(path).load_trace(trace_id))
 
-    return _trace_cache().get(("view", path, trace_id), load)
+    return _trace_cache().get(("view", path, trace_id, _revision(trace_id)), load)
 
 
 # What is derived from a view is built from the view the page already holds: a trace too big to be kept
 # would otherwise be loaded again for each.
 def overview(view: TraceView, size_by: str, colour_by: str) -> Overview:
-    key = ("overview", db_path(), view.trace.id, size_by, colour_by)
+    key = ("overview", db_path(), view.trace.id, _revision(view.trace.id), size_by, colour_by)
     return _trace_cache().get(key, lambda: overview_figure(view, size_by, colour_by))
 
 
 def stats(view: TraceView) -> TraceStats:
-    return _trace_cache().get(("stats", db_path(), view.trace.id), lambda: trace_stats(view))
+    return _trace_cache().get(("stats", db_path(), view.trace.id, _revision(view.trace.id)), lambda: trace_stats(view))
 
 
 def annotation_counts(trace_id: str) -> dict[str, int]:
@@ -147,7 +173,8 @@ def alignment(left: TraceView, right: TraceView) -> Alignment:
         with st.spinner("Aligning the two trees…"):
             return align(list(left.nodes.values()), list(right.nodes.values()))
 
-    return _trace_cache().get(("alignment", db_path(), left.trace.id, right.trace.id), build)
+    key = ("alignment", db_path(), left.trace.id, _revision(left.trace.id), right.trace.id, _revision(right.trace.id))
+    return _trace_cache().get(key, build)
 
 
 # ------------------------------------------------------------ untrusted text

@@ -56,7 +56,7 @@ def library(tmp_path_factory, monkeypatch_module):
     folder = tmp_path_factory.mktemp("library")
     db = folder / "trellis.duckdb"
     ids = build_library(db, folder / "traces")
-    monkeypatch_module.setenv("TRELLIS_DB", str(db))
+    monkeypatch_module.setenv("TRELLIS_STORE", str(db))
     return ids
 
 

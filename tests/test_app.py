@@ -206,7 +206,7 @@ def test_a_huge_field_is_shown_as_a_head_with_the_rest_as_a_download(tmp_path, m
     db = tmp_path / "huge.duckdb"
     with Store(db) as store:
         import_files(store, [path])
-    monkeypatch.setenv("TRELLIS_DB", str(db))
+    monkeypatch.setenv("TRELLIS_STORE", str(db))
 
     at = open_page("trace", trace="huge", node="big")
     assert not at.exception
@@ -249,7 +249,7 @@ def test_a_session_lets_go_of_the_traces_it_has_left(tmp_path, monkeypatch, requ
     db = tmp_path / "three.duckdb"
     with Store(db) as store:
         import_files(store, [tmp_path / f"{trace_id}.json" for trace_id in names])
-    monkeypatch.setenv("TRELLIS_DB", str(db))
+    monkeypatch.setenv("TRELLIS_STORE", str(db))
     monkeypatch.setenv("TRELLIS_CACHE_MB", "0")  # nothing is kept: only sessions could hold views
     st.cache_resource.clear()  # the process's trace cache is made again, with that budget
     request.addfinalizer(st.cache_resource.clear)  # and again after, with the usual one

@@ -22,7 +22,7 @@ def db(tmp_path, monkeypatch):
     path = tmp_path / "trellis.duckdb"
     with Store(path) as store:
         import_files(store, [SAMPLES / f"{TRACE}.json"])
-    monkeypatch.setenv("TRELLIS_DB", str(path))
+    monkeypatch.setenv("TRELLIS_STORE", str(path))
     return path
 
 

@@ -33,7 +33,7 @@ def test_start_an_experiment_and_compare_its_arms_with_intervals_plots_and_expor
     from core import Store
     from tests.support.scaffold_library import approve_teacher_scaffolds
 
-    with Store(os.environ["TRELLIS_DB"]) as store:
+    with Store(os.environ["TRELLIS_STORE"]) as store:
         legal = approve_teacher_scaffolds(store)["legal-contract-review"]
     st.cache_resource.clear()  # the app opens the file again, after the approvals
     at = open_page("experiments")

@@ -1,5 +1,5 @@
-"""The Library page's filters, replacing upload and confirmed delete, run by Streamlit's AppTest against a real
-DuckDB file."""
+"""The Library page's filters, replacing upload and confirmed delete, live traces, and traces changed by another
+process, run by Streamlit's AppTest against a real DuckDB file."""
 
 import json
 from datetime import date
@@ -9,8 +9,11 @@ import pytest
 from core import Store
 from core.auth import local_actor
 from core.cli import main
+from core.ingest.wire import JSON, read_spans, rebuild
+from core.models import LIVE_WINDOW
 from tests.conftest import SAMPLES, trellis_json
 from tests.support.explorer_library import open_page
+from tests.support.otlp_request import export_request
 
 STUDENT, TEACHER = "legal-msa-student-8b", "legal-msa-teacher-70b"
 
@@ -18,7 +21,7 @@ STUDENT, TEACHER = "legal-msa-student-8b", "legal-msa-teacher-70b"
 @pytest.fixture
 def db(tmp_path, monkeypatch):
     path = tmp_path / "library.duckdb"
-    monkeypatch.setenv("TRELLIS_DB", str(path))
+    monkeypatch.setenv("TRELLIS_STORE", str(path))
     return path
 
 
@@ -103,3 +106,37 @@ def test_an_unknown_format_says_what_to_choose_in_the_app(db):
     [error] = [e.value.replace("\\", "") for e in at.error]
     assert error == ("odd.json: unknown trace format: not Trellis JSON, an RLM log, OTLP/JSON or a LangSmith run tree; "
                      "choose its format in the Format list and import it again")
+
+
+
+def nodes_shown(at) -> str:
+    return next(m.value for m in at.metric if m.label == "Nodes")
+
+
+def test_a_trace_replaced_from_the_command_line_is_shown_as_it_now_is(db, small_tree, tmp_path, capsys):
+    trace_file = tmp_path / "t.json"
+    trace_file.write_text(trellis_json("t", small_tree, title="first"))
+    assert main(["import", str(trace_file), "--db", str(db)]) == 0
+    at = open_page("trace", trace="t")
+    assert (at.title[0].value, nodes_shown(at)) == ("first", "4")  # loaded once, kept in the shared cache
+
+    grown = [*small_tree, {"id": "s3", "parent_id": "root", "order": 3, "kind": "leaf", "subproblem": "Section 3"}]
+    trace_file.write_text(trellis_json("t", grown, title="second"))
+    assert main(["import", str(trace_file), "--replace", "--db", str(db)]) == 0
+    at.run()
+    assert (at.title[0].value, nodes_shown(at)) == ("second", "5")
+
+
+def test_a_trace_receiving_spans_is_marked_live_and_comes_first(critiqued):
+    request = export_request("5b8efff798038103d269b633813fc60c", [("eee19b7ec3c1b174", None, "refund <b>q</b>")])
+    spans = read_spans(request, JSON, None, 1 << 20)
+    with Store(critiqued) as store:  # as `trellis collect` stores what it receives
+        store.receive_spans(spans, rebuild, actor=local_actor())
+        [collected] = [s for s in store.list_traces() if s.last_span_at]
+    at = open_page("library")
+    table = at.dataframe[0].value
+    assert list(table["title"])[0] == "● live · refund <b>q</b>"  # as text, never markup
+    assert not any(title.startswith("● live") for title in list(table["title"])[1:])  # imported whole: never live
+    [count] = [c.value for c in at.caption if " traces · " in c.value]
+    assert count == "3 of 3 traces · 1 ● live (a span in the last 30 s) · click a row to open its trace"
+    assert not collected.live(now=collected.last_span_at + LIVE_WINDOW)  # quiet for the whole window: no longer live

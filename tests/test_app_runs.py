@@ -38,7 +38,7 @@ def test_runs_with_a_scaffold_are_listed_on_that_scaffolds_page(student):
     from core import Store
     from tests.support.scaffold_library import approve_teacher_scaffolds
 
-    with Store(os.environ["TRELLIS_DB"]) as store:
+    with Store(os.environ["TRELLIS_STORE"]) as store:
         legal = approve_teacher_scaffolds(store)["legal-contract-review"]
     st.cache_resource.clear()  # the app opens the file again, after the approvals
     at = open_page("runs")

@@ -24,7 +24,7 @@ def db(tmp_path):
     path = tmp_path / "trellis.duckdb"
     with Store(path) as store:
         import_samples(store)
-    with mock.patch.dict(os.environ, {"TRELLIS_DB": str(path)}):
+    with mock.patch.dict(os.environ, {"TRELLIS_STORE": str(path)}):
         yield path
 
 
@@ -192,7 +192,7 @@ def test_an_approver_approves_someone_elses_submitted_version_under_their_own_na
     at = signed_in_as("lee@example.com", scaffold=submitted)
     button(at, "Approve").click().run()
     assert unescaped(at.success[0].value) == f"{submitted} v1 is now approved."
-    with Store(at.session_state["_db"] if "_db" in at.session_state else os.environ["TRELLIS_DB"]) as store:
+    with Store(at.session_state["_db"] if "_db" in at.session_state else os.environ["TRELLIS_STORE"]) as store:
         assert store.reusable_scaffold(submitted).reviewer == "lee@example.com"
         assert store.audit_log(1)[0].actor == "lee@example.com"
 

@@ -8,7 +8,7 @@ from tests.support.explorer_library import open_page
 
 @pytest.fixture
 def library_page(tmp_path, monkeypatch):
-    monkeypatch.setenv("TRELLIS_DB", str(tmp_path / "upload.duckdb"))
+    monkeypatch.setenv("TRELLIS_STORE", str(tmp_path / "upload.duckdb"))
     return open_page("library")
 
 

@@ -168,7 +168,7 @@ def test_a_reviewer_comments_on_a_node_and_it_shows_as_plain_text(page, app):
     page.get_by_placeholder("what a reviewer noticed here").fill(COMMENT)
     page.get_by_role("button", name="Add comment").click()
     wait_until_idle(page)
-    expect(page.get_by_text(COMMENT, exact=True)).to_be_visible()
+    expect(page.get_by_test_id("stText").get_by_text(COMMENT, exact=True)).to_be_visible()  # shown, not just typed
 
     open_trace(page, f"{app}/trace?trace={TEACHER}&node={node_id}")  # a link to the node (as the Critique page makes)
     shows_node(page, node_id)

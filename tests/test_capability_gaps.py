@@ -125,7 +125,7 @@ def example_db(tmp_path):
     path = tmp_path / "trellis.duckdb"
     with Store(path) as store:
         scaffold_id = build(store, tmp_path)
-    with mock.patch.dict(os.environ, {"TRELLIS_DB": str(path)}):
+    with mock.patch.dict(os.environ, {"TRELLIS_STORE": str(path)}):
         yield str(path), scaffold_id
 
 

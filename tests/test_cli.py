@@ -367,10 +367,10 @@ READ_ONLY = [["list"], ["show", "t"], ["export", "t"], ["annotations", "t"], ["a
 
 @pytest.mark.parametrize("command", READ_ONLY, ids=" ".join)
 def test_a_command_on_a_missing_database_refuses_and_creates_nothing(capsys, tmp_path, command):
-    typo = tmp_path / "typo.duckdb"
+    typo = tmp_path / "typo.lake"
     code, out, err = run(capsys, *command, "--db", str(typo))
     assert (code, out) == (1, "")
-    assert err == f"error: no database {typo} (check --db or $TRELLIS_DB; `trellis import FILE --db {typo}` creates one)\n"
+    assert err == f"error: no store {typo} (check --db or $TRELLIS_STORE; `trellis import FILE --db {typo}` creates one)\n"
     assert list(tmp_path.iterdir()) == []
 
 

@@ -131,7 +131,7 @@ def test_the_scaffold_page_saves_the_revision_only_when_a_person_asks(library):
     db = str(store.path)
     store.close()
 
-    with mock.patch.dict(os.environ, {"TRELLIS_DB": db}):
+    with mock.patch.dict(os.environ, {"TRELLIS_STORE": db}):
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
         at.query_params.update(scaffold=legal, tab="Runs")
         at.switch_page(str(PAGES["scaffolds"].file))

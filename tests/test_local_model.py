@@ -191,7 +191,7 @@ def test_critique_of_the_sample_student_by_the_local_teacher(capsys, monkeypatch
     4096-token window with room for a 1,024-token answer: ~2,500 tokens, about two minutes on one
     thread (docs/models.md). Either way the server never refuses it as too long."""
     db, _ = local_server
-    monkeypatch.setenv("TRELLIS_DB", db)  # where `trellis critique` looks for the local server
+    monkeypatch.setenv("TRELLIS_STORE", db)  # where `trellis critique` looks for the local server
     assert run(capsys, "import", str(SAMPLES), "--db", db)[0] == 0
     code, out, err = run(capsys, "critique", "legal-msa-student-8b", "--teacher", LOCAL, "--retries", "0",
                          "--timeout", str(CALL_TIMEOUT), "--json", "--db", db)

@@ -30,7 +30,7 @@ context_tokens = 8192
 def no_local_server(tmp_path, monkeypatch):
     """A database with no local model server beside it: the catalogs here are exact, whatever
     `make run MODEL=local` serves beside ./trellis.duckdb."""
-    monkeypatch.setenv("TRELLIS_DB", str(tmp_path / "trellis.duckdb"))
+    monkeypatch.setenv("TRELLIS_STORE", str(tmp_path / "trellis.duckdb"))
 
 
 @pytest.fixture

@@ -289,7 +289,7 @@ def app_db(tmp_path, monkeypatch, mock_models):
     path = tmp_path / "trellis.duckdb"
     with Store(path) as store:
         import_files(store, [SAMPLES / "legal-msa-teacher-70b.json"])
-    monkeypatch.setenv("TRELLIS_DB", str(path))
+    monkeypatch.setenv("TRELLIS_STORE", str(path))
     mock_models["final"] = json.dumps({"title": "**Bold** <b>title</b>", "steps": [
         {"instruction": "Split the contract <b>by heading</b>", "output_shape": "list of sections"},
         {"instruction": "Review each **section** for risk"}], "aggregation": "merge by [severity](http://x.example)"})

@@ -54,6 +54,7 @@ def test_a_second_process_is_told_the_file_is_in_use(tmp_path):
         )
     assert result.returncode == 1
     assert result.stderr.startswith(f"error: {db}: the database is in use by another process")
+    assert f"`trellis store migrate {db}`" in result.stderr  # and how to move it into a store many can share
     assert len(result.stderr.strip().splitlines()) == 1
 
 

@@ -8,6 +8,8 @@
 - core.cli.runs: run, runs
 - core.cli.experiments: experiment run | list | show | export
 - core.cli.models: model serve | stop | status | list
+- core.cli.store: store migrate | compact
+- core.cli.collect: collect (OTLP/HTTP spans, live)
 
 Shared options (--db, --json), the store and the acting identity live in core.cli.common; every
 record a command prints goes through core.cli.output. docs/cli.md lists each command's JSON shape.
@@ -21,11 +23,11 @@ import argparse
 import os
 import sys
 
-from core.cli import access, critique, experiments, models, runs, scaffolds, tasks, traces
+from core.cli import access, collect, critique, experiments, models, runs, scaffolds, store, tasks, traces
 from core.cli.common import Commands
 from core.errors import TrellisError
 
-FEATURES = (traces, critique, access, scaffolds, tasks, runs, experiments, models)
+FEATURES = (traces, critique, access, scaffolds, tasks, runs, experiments, models, store, collect)
 CLOSED_PIPE = 128 + 13  # what a shell reports for a command ended by SIGPIPE, as `yes | head` is
 
 

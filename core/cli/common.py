@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from core.auth import Actor, command_line_actor
 from core.cli.output import Column, print_records
 from core.errors import StoreError
-from core.store import Store, default_db_path
+from core.store import Place, Store, default_db_path
 
 Run = Callable[[argparse.Namespace], int | None]
 Fetch = Callable[[Store, argparse.Namespace], Sequence[Any]]
@@ -30,7 +29,7 @@ class Commands:
         if json:
             sub.add_argument("--json", action="store_true", help="print JSON rather than a table (shapes: docs/cli.md)")
         if db:
-            sub.add_argument("--db", default=None, help="database file (default: $TRELLIS_DB or ./trellis.duckdb)")
+            sub.add_argument("--db", default=None, help="the store: a folder, postgres://..., or a .duckdb file (default: $TRELLIS_STORE or ./trellis.lake)")
         return sub
 
     def group(self, name: str, help: str) -> Commands:
@@ -43,8 +42,8 @@ def open_store(args: argparse.Namespace, *, create: bool = False) -> Store:
     """The store at --db. Only a command that adds things (``create``: import, run, ...) makes a new
     database file; any other refuses a missing one, so a mistyped --db is an error, not an empty library."""
     path = args.db or default_db_path()
-    if not create and path != ":memory:" and not Path(path).exists():
-        raise StoreError(f"no database {path} (check --db or $TRELLIS_DB; `trellis import FILE --db {path}` creates one)")
+    if not create and not Place.of(path).exists():
+        raise StoreError(f"no store {path} (check --db or $TRELLIS_STORE; `trellis import FILE --db {path}` creates one)")
     return Store(path)
 
 

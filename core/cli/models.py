@@ -1,7 +1,7 @@
 """`trellis model serve | stop | status | list`: the local model server (core.runtime).
 
 While it runs, `--teacher local` (and the pages' model choices) reach it through litellm like any
-provider. It is recorded beside the database (--db, default $TRELLIS_DB or ./trellis.duckdb) as
+provider. It is recorded beside the database (--db, default $TRELLIS_STORE or ./trellis.lake) as
 DB.model.json, so the app and the CLI serving that database find it; the database is not opened.
 """
 

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 
 from core.auth import Action, Actor, local_actor
 from core.errors import InputError, TreeError
+from core.importers.base import ParsedTrace
 from core.importers.reading import DEFAULT_MAX_BYTES, check_file, load_json, read_text
 from core.models import MAX_NODE_BYTES, MAX_WHOLE, MB, NODE_LIMIT, Trace
 from core.node_table import largest_node, nodes_to_arrow
@@ -66,24 +67,26 @@ def read_file(path: str | Path, format: str = "auto", *, max_bytes: int = DEFAUL
     check_file(path, source, max_bytes)
     if format == "auto":
         format = detect_format(path, source)
-    result = []
-    for parsed in _parser(format).parse(path, source):
-        nodes = parsed.nodes if isinstance(parsed.nodes, pa.Table) else nodes_to_arrow(parsed.nodes)
-        if nodes.num_rows == 0:
-            raise InputError(source, f"trace {parsed.trace.id!r} has no nodes")
-        row, node_bytes = largest_node(nodes)
-        if node_bytes > MAX_NODE_BYTES:
-            node_id = nodes.column("id")[row].as_py()
-            raise InputError(source, f"node {node_id!r} holds {node_bytes / MB:.1f} MB of text, over {NODE_LIMIT}")
-        problem = _totals_problem(nodes)
-        if problem:
-            raise InputError(source, f"trace {parsed.trace.id!r}: {problem}")
-        try:
-            depth = check_tree(nodes.column("id"), nodes.column("parent_id"))
-        except TreeError as exc:
-            raise InputError(source, f"trace {parsed.trace.id!r}: {exc}") from None
-        result.append(ReadTrace(parsed.trace, nodes, depth, source, parsed.warnings))
-    return result
+    return [checked(parsed, source) for parsed in _parser(format).parse(path, source)]
+
+
+def checked(parsed: ParsedTrace, source: str) -> ReadTrace:
+    """A parsed trace checked to be one tree the store can keep (node sizes, totals); else an InputError."""
+    nodes = parsed.nodes if isinstance(parsed.nodes, pa.Table) else nodes_to_arrow(parsed.nodes)
+    if nodes.num_rows == 0:
+        raise InputError(source, f"trace {parsed.trace.id!r} has no nodes")
+    row, node_bytes = largest_node(nodes)
+    if node_bytes > MAX_NODE_BYTES:
+        node_id = nodes.column("id")[row].as_py()
+        raise InputError(source, f"node {node_id!r} holds {node_bytes / MB:.1f} MB of text, over {NODE_LIMIT}")
+    problem = _totals_problem(nodes)
+    if problem:
+        raise InputError(source, f"trace {parsed.trace.id!r}: {problem}")
+    try:
+        depth = check_tree(nodes.column("id"), nodes.column("parent_id"))
+    except TreeError as exc:
+        raise InputError(source, f"trace {parsed.trace.id!r}: {exc}") from None
+    return ReadTrace(parsed.trace, nodes, depth, source, parsed.warnings)
 
 
 def _totals_problem(nodes: pa.Table) -> str | None:

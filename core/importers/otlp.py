@@ -3,7 +3,8 @@
 A file holds one ExportTraceServiceRequest ``{"resourceSpans": [...]}`` (or a
 list of them), or JSONL with one request a line as the collector's file
 exporter writes it. Spans of one ``traceId`` make one trace, however many
-lines or resources they are spread over.
+lines or resources they are spread over. `trellis collect` reads the requests it
+receives with the same ``read_request`` and ``build_traces`` (core/ingest).
 
 How spans become nodes:
 
@@ -85,17 +86,31 @@ def looks_like(value: Any) -> bool:
 
 def parse(path: Path, source: str) -> list[ParsedTrace]:
     text = read_text(path, source)
-    by_trace: dict[str, list[_Span]] = {}
-    for line, request in _requests(json_documents(text, source)):
-        for span in _read_request(request, source, line):
-            by_trace.setdefault(span.trace_id, []).append(span)
-    if not by_trace:
+    spans = [span for line, request in _requests(json_documents(text, source))
+             for span in read_request(request, source, line)]
+    if not spans:
         raise InputError(source, "no spans in the file")
+    return build_traces(spans, source)
+
+
+def build_traces(spans: list[Span], source: str) -> list[ParsedTrace]:
+    """The traces the spans make, one per ``traceId``: what a file's spans become, and what `trellis collect`
+    rebuilds a live trace from each time more of its spans arrive. Orphaned spans' parent ids are cleared."""
+    by_trace: dict[str, list[Span]] = {}
+    for span in spans:
+        by_trace.setdefault(span.trace_id, []).append(span)
     return [_build_trace(trace_id, spans, source) for trace_id, spans in by_trace.items()]
 
 
+def trellis_trace_id(otel_trace_id: str) -> str:
+    """The id of the trace that the spans of an OpenTelemetry trace id (lowercase hex) make."""
+    return f"otlp-{otel_trace_id}"
+
+
 @dataclass
-class _Span:
+class Span:
+    """A span as read: its ids in lowercase hex, its attributes as plain values."""
+
     trace_id: str
     id: str
     parent_id: str | None
@@ -109,6 +124,8 @@ class _Span:
     resource: dict[str, Any]
     line: int | None
     unknown: list[str] = field(default_factory=list)  # attribute keys whose value shape was not understood
+    raw: dict = field(default_factory=dict, repr=False)  # the span object as the request held it
+    raw_resource: dict = field(default_factory=dict, repr=False)  # and its resource object
 
 
 # ------------------------------------------------------------------ reading the file
@@ -121,19 +138,23 @@ def _requests(documents: list[tuple[int | None, Any]]):
             yield line, request
 
 
-def _read_request(request: Any, source: str, line: int | None) -> list[_Span]:
+def read_request(request: Any, source: str, line: int | None = None) -> list[Span]:
+    """The spans of one ExportTraceServiceRequest in OTLP/JSON (or protobuf's JSON mapping), checked one by one."""
     if not isinstance(request, dict) or not isinstance(request.get("resourceSpans"), list):
         raise InputError(source, 'expected an OTLP/JSON request {"resourceSpans": [...]}', line)
     spans = []
     for resource_spans in request["resourceSpans"]:
-        resource, _ = _attributes(_get(resource_spans, "resource", dict, source, line).get("attributes"))
+        raw_resource = _get(resource_spans, "resource", dict, source, line)
+        resource, _ = _attributes(raw_resource.get("attributes"))
         # instrumentationLibrarySpans: the name before OTLP 0.15
         scopes = resource_spans.get("scopeSpans") or resource_spans.get("instrumentationLibrarySpans") or []
         if not isinstance(scopes, list):
             raise InputError(source, "resourceSpans[].scopeSpans is not a list", line)
         for scope_spans in scopes:
             for raw in _get(scope_spans, "spans", list, source, line):
-                spans.append(_read_span(raw, resource, source, line))
+                span = _read_span(raw, resource, source, line)
+                span.raw_resource = raw_resource
+                spans.append(span)
     return spans
 
 
@@ -148,7 +169,7 @@ def _get(parent: Any, key: str, kind: type, source: str, line: int | None) -> An
     return value
 
 
-def _read_span(raw: Any, resource: dict[str, Any], source: str, line: int | None) -> _Span:
+def _read_span(raw: Any, resource: dict[str, Any], source: str, line: int | None) -> Span:
     if not isinstance(raw, dict):
         raise InputError(source, f"a span should be an object, got {shorten(raw)}", line)
     name = raw.get("name")
@@ -166,7 +187,7 @@ def _read_span(raw: Any, resource: dict[str, Any], source: str, line: int | None
             time = _time(event.get("timeUnixNano"), "events[].timeUnixNano", span_id, source, line)
             events.append({"name": event.get("name"), "time": time.isoformat() if time else None, "attributes": event_attributes})
     status = raw.get("status")
-    return _Span(
+    return Span(
         trace_id=trace_id,
         id=span_id,
         parent_id=_id(raw.get("parentSpanId"), "parentSpanId", name, source, line),
@@ -180,6 +201,7 @@ def _read_span(raw: Any, resource: dict[str, Any], source: str, line: int | None
         resource=resource,
         line=line,
         unknown=unknown,
+        raw=raw,
     )
 
 
@@ -276,7 +298,7 @@ def _value(value: Any) -> Any:
 # ------------------------------------------------------------------ building the trace
 
 
-def _build_trace(trace_id: str, spans: list[_Span], source: str) -> ParsedTrace:
+def _build_trace(trace_id: str, spans: list[Span], source: str) -> ParsedTrace:
     warnings = detach_orphans(spans, "span", "spanId", lambda span: span.name, source, trace_id)
     for span in spans:
         if span.unknown:
@@ -301,7 +323,7 @@ def _build_trace(trace_id: str, spans: list[_Span], source: str) -> ParsedTrace:
     if not isinstance(service, str) or service.startswith("unknown_service"):
         service = None
     trace = validated(lambda: Trace(
-        id=f"otlp-{trace_id}",
+        id=trellis_trace_id(trace_id),
         title=root.name or "",
         task=root_node.subproblem,
         agent=most_used_model(nodes) or service,
@@ -312,13 +334,13 @@ def _build_trace(trace_id: str, spans: list[_Span], source: str) -> ParsedTrace:
     return ParsedTrace(trace=trace, nodes=nodes, warnings=warnings)
 
 
-def _start_key(span: _Span) -> tuple:
+def _start_key(span: Span) -> tuple:
     return (span.start is None, span.start or _EPOCH)
 
 
-def _sibling_order(spans: list[_Span]) -> dict[str, int]:
+def _sibling_order(spans: list[Span]) -> dict[str, int]:
     """Each span's position among its siblings, by start time (then file order)."""
-    siblings: dict[str | None, list[_Span]] = defaultdict(list)
+    siblings: dict[str | None, list[Span]] = defaultdict(list)
     for span in spans:
         siblings[span.parent_id].append(span)
     order = {}
@@ -328,7 +350,7 @@ def _sibling_order(spans: list[_Span]) -> dict[str, int]:
     return order
 
 
-def _node(span: _Span, order: int, has_children: bool) -> Node:
+def _node(span: Span, order: int, has_children: bool) -> Node:
     attrs = dict(span.attributes)
     messages = _take_messages(attrs)
     model = _take(attrs, "llm.model_name", "gen_ai.response.model") or attrs.get("gen_ai.request.model")
@@ -429,7 +451,7 @@ def _take_messages(attrs: dict[str, Any]) -> dict[str, list[tuple[str | None, st
     }
 
 
-def _error_text(span: _Span) -> str:
+def _error_text(span: Span) -> str:
     message = span.status.get("message")
     if isinstance(message, str) and message:
         return message

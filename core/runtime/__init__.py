@@ -1,8 +1,8 @@
 """A real model with no keys and no network: shipped GGUF weights served by llama.cpp on loopback.
 
 ``serve`` starts ``python -m core.runtime.server`` on a free loopback port, waits until it answers,
-and records it in a state file beside the database (``trellis.duckdb.model.json``, its log in
-``trellis.duckdb.model.log``); ``stop`` ends that process, and only it: the recorded pid, while it
+and records it in a state file beside the database (``trellis.lake.model.json``, its log in
+``trellis.lake.model.log``); ``stop`` ends that process, and only it: the recorded pid, while it
 is still our server. While it runs, the model catalog of that database's app and CLI offers it as
 the entry ``local`` (``openai/ALIAS`` at its URL, no key), the same litellm path as any provider.
 """
@@ -25,11 +25,12 @@ from pathlib import Path
 
 from core.errors import TrellisError
 from core.runtime.shipped import SHIPPED, NoWeights, installed, lookup, model_file
+from core.store.connection import Place
 
 __all__ = ["LocalModelError", "NoWeights", "ServerState", "ShippedInfo", "list_models", "prepare", "running", "serve",
            "state_path", "status", "stop"]
 
-STATE_SUFFIX = ".model.json"  # beside the database: trellis.duckdb.model.json
+STATE_SUFFIX = ".model.json"  # beside the database: trellis.lake.model.json
 LOG_SUFFIX = ".model.log"
 # A run's calls take up to ~2,500 tokens; a critique prompt is cut to fit (docs/models.md): at 8,192 the sample
 # critique takes ~4 minutes on one thread, at 16,384 it is sent whole and takes over 10.
@@ -94,6 +95,8 @@ def state_path(db: str | Path) -> Path:
     """Where the server serving beside database ``db`` is recorded."""
     if str(db) == ":memory:":
         raise LocalModelError("the local model is recorded beside a database file; :memory: has none")
+    if Place.of(db).kind == "postgres":  # a store with no folder here: the record lies in the working folder
+        return Path(f"trellis-postgres{STATE_SUFFIX}")
     return Path(f"{db}{STATE_SUFFIX}")
 
 
@@ -125,7 +128,7 @@ def serve(model: str | None = None, *, port: int | None = None, context: int = D
         raise LocalModelError(f"model {chosen.name} has a {chosen.context}-token window; --ctx {context} is larger")
     gguf = model_file(chosen, path.resolve().parent)
     port = _free_port(port)
-    log = Path(f"{db}{LOG_SUFFIX}")
+    log = Path(str(path).removesuffix(STATE_SUFFIX) + LOG_SUFFIX)
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", SERVER_MODULE, "--model", str(gguf), "--port", str(port), "--alias", chosen.name,

@@ -16,7 +16,8 @@ class AccessQueries(Connection):
         role = Role(role)
         now = datetime.now(timezone.utc)
         with self._transaction() as cur:
-            cur.execute("INSERT OR REPLACE INTO users VALUES (?, ?, ?, ?)", [email, role.value, actor.name, now])
+            cur.execute("DELETE FROM users WHERE email = ?", [email])
+            cur.execute("INSERT INTO users VALUES (?, ?, ?, ?)", [email, role.value, actor.name, now])
             audit(cur, actor, "grant role", email, role=role.value)
         return Grant(email, role, actor.name, now)
 

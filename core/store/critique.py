@@ -13,7 +13,7 @@ from core.auth import Action, Actor
 from core.critique.matching import already_there
 from core.critique.models import Annotation, AnnotationEvent, CritiqueRun, Finding, ReviewStatus
 from core.errors import NotFound
-from core.store.connection import Connection, audit
+from core.store.connection import Connection, audit, next_seq
 
 _ANNOTATION_FIELDS = [
     "id", "trace_id", "node_id", "run_id", "category", "severity", "rationale", "suggested_fix",
@@ -136,8 +136,9 @@ class CritiqueQueries(Connection):
             cur.execute("UPDATE annotations SET status = ?, reviewer = ?, reviewed_at = ? WHERE list_contains(?, id)",
                         [status, actor.name, now, decided])
             cur.execute("INSERT INTO annotation_events SELECT unnest(?), ?, ?, ?, '{}'", [decided, now, actor.name, status])
-            cur.execute("INSERT INTO audit_log (happened_at, actor, action, target, details) "
-                        "SELECT ?, ?, ?, unnest(?), unnest(?)",
+            cur.execute("INSERT INTO audit_log (seq, happened_at, actor, action, target, details) "
+                        f"SELECT {next_seq('audit_log')} + generate_subscripts(targets, 1) - 1, ?, ?, ?, "
+                        "unnest(targets), unnest(details) FROM (SELECT ?::VARCHAR[] AS targets, ?::VARCHAR[] AS details)",
                         [now, actor.name, f"annotation {status}", decided,
                          [json.dumps({"trace": trace, "group": True}) for _, trace in rows]])
         return decided

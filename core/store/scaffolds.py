@@ -9,7 +9,7 @@ from typing import Any
 import duckdb
 
 from core.auth import Action, Actor
-from core.errors import NotFound, StoreError
+from core.errors import NotFound, StoreBusy, StoreError
 from core.scaffolds.models import (
     Scaffold,
     ScaffoldConflict,
@@ -22,7 +22,7 @@ from core.scaffolds.models import (
     new_scaffold_id,
 )
 from core.scaffolds.render import searchable_text
-from core.store.connection import Connection, audit
+from core.store.connection import Connection, audit, next_seq
 from core.text import STEM_ENDING, STEM_MIN_LENGTH, STOPWORDS
 
 _SAVE_ATTEMPTS = 100  # 2 s of waiting for a competing save on another connection to commit
@@ -87,13 +87,13 @@ class ScaffoldQueries(Connection):
                          content.model_dump_json(), searchable_text(content), based_on, author.name, comment, now],
                     )
                     cur.execute(
-                        "INSERT INTO scaffold_events (scaffold_id, version, status, actor, comment, happened_at) "
-                        "VALUES (?, ?, 'draft', ?, ?, ?)",
+                        f"INSERT INTO scaffold_events (seq, scaffold_id, version, status, actor, comment, happened_at) "
+                        f"VALUES ({next_seq('scaffold_events')}, ?, ?, 'draft', ?, ?, ?)",
                         [scaffold_id, version, author.name, comment, now],
                     )
                     audit(cur, author, "save scaffold", f"{scaffold_id} v{version}", comment=comment, based_on=based_on)
                 return self.get_scaffold(scaffold_id, version)
-            except (duckdb.ConstraintException, duckdb.TransactionException):
+            except (duckdb.ConstraintException, duckdb.TransactionException, StoreBusy):
                 # Another connection to the file is saving the same version number. Once its
                 # save is visible, the check in _next_scaffold_version refuses this one with it.
                 time.sleep(0.02)
@@ -160,8 +160,8 @@ class ScaffoldQueries(Connection):
             current = self._scaffold_version(cur, scaffold_id, version)
             check_transition(current, status, actor)
             cur.execute(
-                "INSERT INTO scaffold_events (scaffold_id, version, status, actor, comment, happened_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO scaffold_events (seq, scaffold_id, version, status, actor, comment, happened_at) "
+                f"VALUES ({next_seq('scaffold_events')}, ?, ?, ?, ?, ?, ?)",
                 [scaffold_id, version, status.value, actor.name, comment, datetime.now(timezone.utc)],
             )
             audit(cur, actor, f"scaffold {status.value}", f"{scaffold_id} v{version}", comment=comment)

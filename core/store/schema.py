@@ -275,6 +275,30 @@ def _m010_annotation_as_proposed(cur: duckdb.DuckDBPyConnection) -> None:
     cur.execute("ALTER TABLE annotations ADD COLUMN proposed JSON")
 
 
+def _m011_trace_last_span(cur: duckdb.DuckDBPyConnection) -> None:
+    # When `trellis collect` last added a span to the trace (NULL: imported whole): the Library marks a trace
+    # that received one lately as live.
+    cur.execute("ALTER TABLE traces ADD COLUMN last_span_at TIMESTAMPTZ")
+
+
+def _m012_received_spans(cur: duckdb.DuckDBPyConnection) -> None:
+    # Every span `trellis collect` received, as it came (OTLP/JSON text): a live trace is rebuilt from all of
+    # its spans each time more arrive, and a span already here is not stored again (core/store/ingest.py).
+    cur.execute(
+        """
+        CREATE TABLE received_spans (
+            seq BIGINT NOT NULL,
+            trace_id VARCHAR NOT NULL,
+            span_id VARCHAR NOT NULL,
+            received_at TIMESTAMPTZ NOT NULL,
+            span VARCHAR NOT NULL,
+            resource VARCHAR NOT NULL,
+            PRIMARY KEY (trace_id, span_id)
+        )
+        """
+    )
+
+
 MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [
     _m001_traces_and_nodes,
     _m002_critique,
@@ -286,5 +310,7 @@ MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [
     _m008_trace_tags,
     _m009_node_comments,
     _m010_annotation_as_proposed,
+    _m011_trace_last_span,
+    _m012_received_spans,
 ]
 

@@ -14,7 +14,16 @@ import pyarrow as pa
 
 from core.auth import Action, Actor
 from core.errors import NotFound, StoreError, TrellisError
-from core.models import SEARCHED_FIELDS, LoadedTrace, Node, NodeMatch, Trace, TraceSummary, collector_paused
+from core.models import (
+    LIVE_WINDOW,
+    SEARCHED_FIELDS,
+    LoadedTrace,
+    Node,
+    NodeMatch,
+    Trace,
+    TraceSummary,
+    collector_paused,
+)
 from core.node_table import NODE_ARROW_SCHEMA
 from core.store.connection import ROW_GROUP, Connection, audit
 from core.text import snippet
@@ -29,7 +38,7 @@ _NODE_COLUMNS = ", ".join(
 
 _SUMMARY_COLUMNS = (
     "id, title, task_class, role, agent, model_size, source_format, created_at, imported_at, "
-    "node_count, depth, tokens, cost, error_count, "
+    "node_count, depth, tokens, cost, error_count, last_span_at, "
     "coalesce((SELECT list(tag ORDER BY tag) FROM trace_tags WHERE trace_id = id), [])"
 )
 _NODE_FIELDS = list(Node.model_fields)
@@ -125,13 +134,18 @@ class TraceQueries(Connection):
         actor.require(Action.IMPORT)
         with self._transaction() as cur:
             for trace, nodes, depth, source_file, *content_hash in traces:
-                replaced = self._insert_trace(cur, trace, nodes, depth, source_file,
-                                              content_hash[0] if content_hash else None, replace)
+                content_hash = content_hash[0] if content_hash else None
+                if not replace and content_hash and cur.execute(
+                        "SELECT count(*) FROM traces WHERE id = ? AND content_hash = ?", [trace.id, content_hash]).fetchone()[0]:
+                    continue  # the same file, imported by another process since this one looked (import_files)
+                replaced = self._insert_trace(cur, trace, nodes, depth, source_file, content_hash, replace)
                 audit(cur, actor, "replace trace" if replaced else "import trace", trace.id, file=source_file)
 
     def _insert_trace(self, cur: duckdb.DuckDBPyConnection, trace: Trace, nodes: pa.Table, depth: list[int],
-                      source_file: str | None, content_hash: str | None, replace: bool) -> bool:
-        """Write one trace and its nodes in the caller's transaction; True when it replaced a stored one."""
+                      source_file: str | None, content_hash: str | None, replace: bool, *,
+                      imported_at: datetime | None = None, last_span_at: datetime | None = None) -> bool:
+        """Write one trace and its nodes in the caller's transaction; True when it replaced a stored one.
+        ``imported_at`` (default: now) and ``last_span_at`` are for a trace `trellis collect` rebuilds."""
         exists = cur.execute("SELECT count(*) FROM traces WHERE id = ?", [trace.id]).fetchone()[0]
         if exists and not replace:
             raise AlreadyStored(f"trace {trace.id!r} is already in {self.path}; delete it first, or replace it")
@@ -156,9 +170,9 @@ class TraceQueries(Connection):
         cur.execute(
             """
             INSERT INTO traces
-            SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now(),
+            SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, coalesce(?, now()),
                    count(*), max(depth), coalesce(sum(tokens_in), 0) + coalesce(sum(tokens_out), 0),
-                   sum(cost), count(*) FILTER (WHERE status = 'error'), ?
+                   sum(cost), count(*) FILTER (WHERE status = 'error'), ?, ?
             FROM nodes WHERE trace_id = ?
             """,
             [
@@ -173,7 +187,9 @@ class TraceQueries(Connection):
                 trace.created_at,
                 json.dumps(trace.metadata),
                 source_file,
+                imported_at,
                 content_hash,
+                last_span_at,
                 trace.id,
             ],
         )
@@ -249,6 +265,7 @@ class TraceQueries(Connection):
         for statement in ("DELETE FROM annotations WHERE trace_id = ?", "DELETE FROM node_comments WHERE trace_id = ?",
                           "DELETE FROM critique_runs WHERE trace_id = ?",
                           "DELETE FROM runs WHERE id = ?", "DELETE FROM trace_tags WHERE trace_id = ?",
+                          "DELETE FROM received_spans WHERE trace_id = ?",  # a later span starts it anew
                           "DELETE FROM nodes WHERE trace_id = ?", "DELETE FROM traces WHERE id = ?"):
             cur.execute(statement, [trace_id])
 
@@ -273,8 +290,9 @@ class TraceQueries(Connection):
             self._require_trace(cur, trace_id)
             cur.execute("DELETE FROM trace_tags WHERE trace_id = ? AND list_contains(?::VARCHAR[], tag)",
                         [trace_id, removed])
-            cur.execute("INSERT OR IGNORE INTO trace_tags SELECT ?, unnest(?::VARCHAR[]), ?, ?",
-                        [trace_id, added, actor.name, datetime.now(timezone.utc)])
+            cur.execute("INSERT INTO trace_tags SELECT ?, tag, ?, ? FROM unnest(?::VARCHAR[]) AS t(tag) "
+                        "WHERE tag NOT IN (SELECT tag FROM trace_tags WHERE trace_id = ?)",
+                        [trace_id, actor.name, datetime.now(timezone.utc), added, trace_id])
             audit(cur, actor, "tag trace", trace_id, added=added or None, removed=removed or None)
             return [t for (t,) in cur.execute("SELECT tag FROM trace_tags WHERE trace_id = ? ORDER BY tag",
                                                [trace_id]).fetchall()]
@@ -297,6 +315,22 @@ class TraceQueries(Connection):
             f"SELECT {_SUMMARY_COLUMNS} FROM traces ORDER BY task_class NULLS LAST, role, id"
         ).fetchall()
         return [TraceSummary(*row[:-1], tags=tuple(row[-1])) for row in rows]
+
+    def library_revision(self) -> tuple:
+        """What changes when any trace is imported, replaced, deleted, renamed, tagged or receives a span, or
+        stops being live (TraceSummary.live): one small query, cheap enough to ask every few seconds."""
+        live_since = datetime.now(timezone.utc) - LIVE_WINDOW
+        return self._cur.execute(
+            "SELECT count(*), max(imported_at), max(last_span_at), count(*) FILTER (WHERE last_span_at > ?), "
+            "(SELECT max(seq) FROM audit_log) FROM traces",
+            [live_since],
+        ).fetchone()
+
+    def trace_revisions(self) -> dict[str, tuple]:
+        """Per trace id, what changes when its nodes do (a replacing import, spans from the collector) or its title
+        (a rename, perhaps in another process): a view cached before either is stale."""
+        rows = self._cur.execute("SELECT id, imported_at, node_count, last_span_at, title FROM traces").fetchall()
+        return {trace_id: tuple(revision) for trace_id, *revision in rows}
 
     def get_trace(self, trace_id: str) -> Trace:
         cur = self._cur

@@ -54,7 +54,7 @@ def app_server(db: Path, *, port: int | None = None, app: Path = ROOT, options: 
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
              "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false", *options, "--", "--db", str(db)],
             cwd=app, stdout=output, stderr=subprocess.STDOUT,
-            env={"LITELLM_LOCAL_MODEL_COST_MAP": "True", **os.environ, "TRELLIS_DB": "", **(env or {})},
+            env={"LITELLM_LOCAL_MODEL_COST_MAP": "True", **os.environ, "TRELLIS_STORE": "", **(env or {})},
         )
     url = f"http://127.0.0.1:{port}"
     try:
