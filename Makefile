@@ -25,7 +25,7 @@ else
 endif
 
 test: setup browser $(RUNTIME)
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile  # two processes, one test file each at a time: module fixtures stay whole
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15  # two processes, one test file each at a time: module fixtures stay whole; the slowest tests listed
 
 setup: $(VENV)/.installed
 
