@@ -4,6 +4,7 @@ compare the versions, approve. Screenshots land in tests/artifacts/scaffolds-*.p
 import re
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from tests.support.browser_support import cut_texts, drawn_text_sizes, open_app, screenshot, wait_until_idle
@@ -41,9 +42,15 @@ def test_edit_compare_and_approve_a_scaffold(page, app_url):
     page.get_by_role("tab", name="Edit").click()
     wait_until_idle(page)
     table = page.get_by_role("tabpanel", name="Edit").locator("[data-testid=stDataFrame]").first
-    box = table.bounding_box()
-    page.mouse.dblclick(box["x"] + 330, box["y"] + 35 + 17)  # first row of the instruction column
     cell_editor = page.locator("textarea.gdg-input")  # the grid's overlay editor
+    for _ in range(3):  # a grid still drawing (a loaded machine) takes no double-click: try again once it has
+        box = table.bounding_box()
+        page.mouse.dblclick(box["x"] + 330, box["y"] + 35 + 17)  # first row of the instruction column
+        try:
+            cell_editor.wait_for(timeout=5000)
+            break
+        except PlaywrightTimeout:
+            wait_until_idle(page)
     cell_editor.fill(NEW_STEP)
     cell_editor.press("Enter")
     wait_until_idle(page)

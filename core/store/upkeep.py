@@ -63,7 +63,7 @@ class UpkeepQueries(Connection):
         cur = self._cur
         # Rows inlined in the catalog stay there: flushing them drops catalog tables that other processes'
         # connections (the app's) still name, and their next read fails (DuckLake 1.5.5).
-        with self._between_processes():
+        with self._write_lock, self._between_processes():
             cur.execute(f"CALL ducklake_rewrite_data_files('{LAKE}')")
             cur.execute(f"CALL ducklake_merge_adjacent_files('{LAKE}')")
             cur.execute(f"CALL ducklake_expire_snapshots('{LAKE}', older_than => now() - INTERVAL {int(keep_minutes)} MINUTE)")
