@@ -82,6 +82,9 @@ def page() -> None:
     if search:
         node_matches(table, *search)
     manage_section(store, summaries)
+    # What this run changed itself (a rename, a tag, a deletion above) must not look like another process's change
+    # to the watch, which would draw the page again a few seconds later, under the person's hands.
+    st.session_state[DRAWN] = store.library_revision()
 
 
 @ui.fragment(run_every=POLL_SECONDS)
