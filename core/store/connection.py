@@ -246,8 +246,8 @@ def _open(place: Place) -> duckdb.DuckDBPyConnection:
             if not data_path:
                 raise StoreError(f"a Postgres store needs ${DATA_PATH_VARIABLE}: the folder (or s3:// path) every "
                                  "process reaches, where the store keeps its data files (docs/deploy.md)")
-            _attach(conn, place, f"ATTACH 'ducklake:postgres:{_quoted(place.location)}' AS {LAKE} "
-                                 f"(DATA_PATH '{_quoted(data_path.rstrip('/') + '/')}', "
+            _attach(conn, place, f"ATTACH 'ducklake:postgres:{sql_quoted(place.location)}' AS {LAKE} "
+                                 f"(DATA_PATH '{sql_quoted(data_path.rstrip('/') + '/')}', "
                                  f"DATA_INLINING_ROW_LIMIT {INLINE_ROWS})")
     except duckdb.Error as exc:
         conn.close()
@@ -261,7 +261,7 @@ def _turn_taker(place: Place) -> duckdb.DuckDBPyConnection:
     try:
         conn.execute("SET enable_progress_bar = false")
         _load_extension(conn, "postgres_scanner")
-        conn.execute(f"ATTACH '{_quoted(place.location)}' AS {TURNS} (TYPE postgres)")
+        conn.execute(f"ATTACH '{sql_quoted(place.location)}' AS {TURNS} (TYPE postgres)")
     except duckdb.Error as exc:
         conn.close()
         raise StoreError(f"{_shown(place)}: cannot open the store: {str(exc).splitlines()[0]}") from None
@@ -290,7 +290,7 @@ def _load_extension(conn: duckdb.DuckDBPyConnection, name: str) -> None:
     if spec is None or spec.origin is None:
         raise StoreError(f"the {name} extension is missing: install duckdb-extension-{name.replace('_', '-')} "
                          f"({duckdb.__version__})")
-    conn.execute(f"LOAD '{_quoted(str(Path(spec.origin).parent / 'extensions' / f'v{duckdb.__version__}' / f'{name}.duckdb_extension'))}'")
+    conn.execute(f"LOAD '{sql_quoted(str(Path(spec.origin).parent / 'extensions' / f'v{duckdb.__version__}' / f'{name}.duckdb_extension'))}'")
 
 
 def _attach_folder(conn: duckdb.DuckDBPyConnection, folder: Path) -> None:
@@ -303,8 +303,8 @@ def _attach_folder(conn: duckdb.DuckDBPyConnection, folder: Path) -> None:
         with sqlite3.connect(catalog) as db:
             db.execute("PRAGMA journal_mode=WAL")
         db.close()
-    attach = (f"ATTACH 'ducklake:sqlite:{_quoted(str(catalog))}' AS {LAKE} "
-              f"(DATA_PATH '{_quoted(data_path)}', DATA_INLINING_ROW_LIMIT {INLINE_ROWS})")
+    attach = (f"ATTACH 'ducklake:sqlite:{sql_quoted(str(catalog))}' AS {LAKE} "
+              f"(DATA_PATH '{sql_quoted(data_path)}', DATA_INLINING_ROW_LIMIT {INLINE_ROWS})")
     try:
         conn.execute(attach)
     except duckdb.Error as exc:
@@ -312,7 +312,7 @@ def _attach_folder(conn: duckdb.DuckDBPyConnection, folder: Path) -> None:
             raise
         # DuckLake records the data folder's absolute path (the files' paths are relative to it), and a folder
         # store keeps its data beside its catalog: a folder moved or restored elsewhere is told where it is.
-        conn.execute(f"ATTACH '{_quoted(str(catalog))}' AS moved_catalog (TYPE sqlite)")
+        conn.execute(f"ATTACH '{sql_quoted(str(catalog))}' AS moved_catalog (TYPE sqlite)")
         conn.execute("UPDATE moved_catalog.ducklake_metadata SET value = ? WHERE key = 'data_path'", [data_path])
         conn.execute("DETACH moved_catalog")
         conn.execute(attach)
@@ -329,7 +329,7 @@ def _holding(lock_file: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _quoted(text: str) -> str:
+def sql_quoted(text: str) -> str:
     return text.replace("'", "''")
 
 

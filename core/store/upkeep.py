@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import duckdb
 
 from core.errors import StoreError
-from core.store.connection import LAKE, Connection
+from core.store.connection import LAKE, Connection, sql_quoted
 
 _OLD = "migrating_from"
 
@@ -35,7 +35,7 @@ class UpkeepQueries(Connection):
             raise StoreError(f"{self.path} is not empty ({', '.join(f'{n} {t}' for t, n in held.items())}): "
                              "migrate into a new store")
         cur = self._cur
-        cur.execute(f"ATTACH '{source.replace(chr(39), chr(39) * 2)}' AS {_OLD} (READ_ONLY)")
+        cur.execute(f"ATTACH '{sql_quoted(source)}' AS {_OLD} (READ_ONLY)")
         try:
             tables = self._tables(cur, _OLD)
             with self._transaction() as tx:
