@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from core.auth import os_account
-from tests.support.browser_support import open_app, screenshot, wait_until_idle
+from tests.support.browser_support import open_app, screenshot, type_text, wait_until_idle
 
 pytestmark = pytest.mark.browser
 
@@ -37,7 +37,7 @@ def test_review_a_critique_and_export_the_accepted_points(page, app_url):
     card = annotation_cards(page).nth(1)
     card.get_by_text("Edit").click()
     wait_until_idle(page)
-    card.get_by_label("Rationale").fill("Edited by Ada: review the definitions before Section 10.")
+    type_text(page, card.get_by_label("Rationale"), "Edited by Ada: review the definitions before Section 10.")
     card.get_by_role("button", name="Save edit").click()
     wait_until_idle(page)
     expect(card.get_by_text("Edited by Ada: review the definitions before Section 10.", exact=True)).to_be_visible()

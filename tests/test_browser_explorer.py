@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from pages import PAGES
-from tests.support.browser_support import open_app, screenshot, serve, wait_until_idle
+from tests.support.browser_support import open_app, screenshot, serve, upload, wait_until_idle
 from tests.support.explorer_library import build_library
 
 pytestmark = pytest.mark.browser
@@ -57,11 +57,7 @@ def test_compare_draws_both_trees(page, app_url):
 
 def test_uploading_a_bad_file_shows_the_importer_error(page, app_url):
     open_app(page, f"{app_url}/library")
-    page.get_by_text("Import trace files").click()
-    page.locator("input[type=file]").set_input_files(
-        files=[{"name": "broken.json", "mimeType": "application/json", "buffer": b'{"format": "trellis", "version": 1,\n'}]
-    )
-    page.get_by_role("button", name="Import", exact=True).click()
+    upload(page, ("broken.json", b'{"format": "trellis", "version": 1,\n'))
     error = page.locator("[data-testid=stAlertContentError]")
     error.wait_for()
     assert "broken.json: not valid JSON" in error.inner_text()  # the importer's message, naming the file

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import trellis_json
-from tests.support.browser_support import open_app, screenshot, serve, wait_until_idle
+from tests.support.browser_support import open_app, screenshot, serve, type_text, upload, wait_until_idle
 from tests.support.explorer_library import build_library
 
 pytestmark = pytest.mark.browser
@@ -63,17 +63,9 @@ def own_library(tmp_path_factory):
         yield url
 
 
-def upload(page, name: str, content: str) -> None:
-    page.get_by_text("Import trace files").click()
-    page.locator("input[type=file]").set_input_files(
-        files=[{"name": name, "mimeType": "application/json", "buffer": content.encode()}])
-    page.get_by_role("button", name="Import", exact=True).click()
-    wait_until_idle(page)
-
-
 def test_an_imported_trace_is_one_click_away(page, own_library, small_tree):
     open_app(page, f"{own_library}/library")
-    upload(page, "fresh.json", trellis_json("fresh-upload", small_tree, title="A freshly uploaded trace"))
+    upload(page, ("fresh.json", trellis_json("fresh-upload", small_tree, title="A freshly uploaded trace").encode()))
     expect(page.get_by_text("fresh.json: imported fresh-upload (4 nodes)")).to_be_visible()
     page.get_by_role("link", name="Open A freshly uploaded trace").click()
     page.wait_for_url("**/trace?trace=fresh-upload*")
@@ -82,7 +74,7 @@ def test_an_imported_trace_is_one_click_away(page, own_library, small_tree):
 
 def test_a_file_of_unknown_format_is_told_what_to_choose_in_the_app(page, own_library):
     open_app(page, f"{own_library}/library")
-    upload(page, "odd.json", '{"spans": [], "hello": 1}')
+    upload(page, ("odd.json", b'{"spans": [], "hello": 1}'))
     error = page.locator("[data-testid=stAlertContentError]")
     expect(error).to_contain_text("odd.json: unknown trace format")
     expect(error).to_contain_text("choose its format in the Format list and import it again")
@@ -97,7 +89,7 @@ def test_rename_tag_filter_and_delete_a_trace_with_a_confirmation(page, own_libr
     page.get_by_role("option", name="legal-msa-student-8b").click()
     wait_until_idle(page)
 
-    manage.get_by_label("Title").fill("MSA student, first pass")
+    type_text(page, manage.get_by_label("Title"), "MSA student, first pass")
     manage.get_by_test_id("stMultiSelect").get_by_role("combobox").click()
     page.keyboard.type("needs-review")
     page.keyboard.press("Enter")

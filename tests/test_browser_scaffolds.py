@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
-from tests.support.browser_support import cut_texts, drawn_text_sizes, open_app, screenshot, wait_until_idle
+from tests.support.browser_support import cut_texts, drawn_text_sizes, open_app, screenshot, type_text, wait_until_idle
 
 pytestmark = pytest.mark.browser
 
@@ -55,7 +55,7 @@ def test_edit_compare_and_approve_a_scaffold(page, app_url):
     cell_editor.press("Enter")
     wait_until_idle(page)
     expect(visible_code(page).filter(has_text=f"1. {NEW_STEP}")).to_have_count(1)  # the live preview
-    page.get_by_role("textbox", name="What changed and why").fill("schedules need their own pass")
+    type_text(page, page.get_by_role("textbox", name="What changed and why"), "schedules need their own pass")
     page.get_by_role("button", name="Save as a new version").click()
     wait_until_idle(page)
     expect(page.get_by_text(f"Saved {scaffold_id} v2 as a draft.")).to_be_visible()
@@ -79,7 +79,7 @@ def test_edit_compare_and_approve_a_scaffold(page, app_url):
     # Statuses in people's words, in the message, the version picker and the review line alike.
     expect(page.get_by_text(f"{scaffold_id} v2 is now in review.")).to_be_visible()
     expect(version_picker(page)).to_have_value(re.compile("^v2 · in review"))
-    page.get_by_role("textbox", name="Review comment").fill("ready for the 8B student")
+    type_text(page, page.get_by_role("textbox", name="Review comment"), "ready for the 8B student")
     page.get_by_role("button", name="Approve").click()
     wait_until_idle(page)
     expect(page.get_by_text(f"{scaffold_id} v2 is now approved.")).to_be_visible()

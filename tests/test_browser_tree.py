@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from core import Store, import_files
-from tests.support.browser_support import open_app, screenshot, serve, wait_until_idle
+from tests.support.browser_support import open_app, screenshot, serve, type_text, wait_until_idle
 from tests.support.explorer_library import build_library
 
 pytestmark = pytest.mark.browser
@@ -165,7 +165,7 @@ def test_a_reviewer_comments_on_a_node_and_it_shows_as_plain_text(page, app):
     node_id = "t-legal-2.1"
     open_trace(page, f"{app}/trace?trace={TEACHER}&node={node_id}")
     shows_node(page, node_id)
-    page.get_by_placeholder("what a reviewer noticed here").fill(COMMENT)
+    type_text(page, page.get_by_placeholder("what a reviewer noticed here"), COMMENT)
     page.get_by_role("button", name="Add comment").click()
     wait_until_idle(page)
     expect(page.get_by_test_id("stText").get_by_text(COMMENT, exact=True)).to_be_visible()  # shown, not just typed

@@ -16,7 +16,7 @@ from core.store import Store
 from core.store.connection import DATA_PATH_VARIABLE
 from core.store.schema import MIGRATIONS
 from tests.conftest import ROOT, SAMPLES, trellis_json
-from tests.support.browser_support import open_app, serve, wait_until_idle
+from tests.support.browser_support import open_app, serve, type_text, upload, wait_until_idle
 from tests.support.postgres import new_database, postgres_bin, throwaway_postgres
 
 TEACHER = "legal-msa-teacher-70b"
@@ -127,7 +127,7 @@ def rename(page, trace_id: str, title: str) -> None:
     manage.get_by_test_id("stSelectbox").get_by_role("combobox").click()
     page.get_by_role("option", name=trace_id).click()
     wait_until_idle(page)
-    manage.get_by_label("Title").fill(title)
+    type_text(page, manage.get_by_label("Title"), title)
     manage.get_by_role("button", name="Save", exact=True).click()
     wait_until_idle(page)
 
@@ -136,11 +136,7 @@ def rename(page, trace_id: str, title: str) -> None:
 def test_two_app_replicas_see_each_others_writes(postgres_store, browser, page, small_tree):
     with serve(postgres_store) as replica_a, serve(postgres_store) as replica_b:
         open_app(page, f"{replica_a}/library")
-        page.get_by_text("Import trace files", exact=True).click()
-        page.locator("input[type=file]").set_input_files(files=[{
-            "name": "handoff.json", "mimeType": "application/json",
-            "buffer": trellis_json("handoff", small_tree, title="Uploaded through replica A").encode()}])
-        page.get_by_role("button", name="Import", exact=True).click()
+        upload(page, ("handoff.json", trellis_json("handoff", small_tree, title="Uploaded through replica A").encode()))
         expect(page.get_by_text("handoff.json: imported handoff (4 nodes)")).to_be_visible()
         open_app(page, f"{replica_a}/trace?trace=handoff")
         expect(page.get_by_role("heading", name="Uploaded through replica A")).to_be_visible()

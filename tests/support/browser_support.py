@@ -129,6 +129,28 @@ def wait_until_idle(page) -> None:
     page.wait_for_timeout(300)
 
 
+def type_text(page, box, text: str) -> None:
+    """Type into a text box and leave it, as a person does before pressing a button: Streamlit takes a text
+    box's value when it loses focus, and a button clicked while that rerun is still drawing can go unheard."""
+    box.fill(text)
+    box.press("Tab")
+    wait_until_idle(page)
+
+
+def upload(page, *files: tuple[str, bytes]) -> None:
+    """Import (name, content) files through the Library's upload form, as a person does: choose them, wait
+    until each has arrived (a form sent mid-upload goes without it), then press Import."""
+    if not page.get_by_test_id("stFileUploaderDropzone").is_visible():
+        page.get_by_text("Import trace files", exact=True).click()
+    page.locator("input[type=file]").set_input_files(
+        files=[{"name": name, "mimeType": "application/json", "buffer": content} for name, content in files])
+    for name, _ in files:
+        expect(page.get_by_test_id("stFileChipName").filter(has_text=name)).to_be_visible()
+    expect(page.get_by_test_id("stFileChipIconSpinner")).to_have_count(0)
+    page.get_by_role("button", name="Import", exact=True).click()
+    wait_until_idle(page)
+
+
 def cut_texts(page) -> list[str]:
     """The metrics, buttons and page links shown whose text does not fit them (the browser cuts it to "10..." or
     "Par...")."""
