@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.support.browser_support import cut_texts, drawn_text_sizes, open_app, screenshot, wait_until_idle
+from tests.support.browser_support import choose, cut_texts, drawn_text_sizes, open_app, screenshot, wait_until_idle
 
 pytestmark = pytest.mark.browser
 
@@ -21,9 +21,7 @@ def option(*words: str) -> re.Pattern:
 
 
 def pick(page, picker: str, wanted: re.Pattern) -> None:
-    page.get_by_role("combobox", name=picker, exact=True).click()
-    page.get_by_role("option", name=wanted).first.click()
-    wait_until_idle(page)
+    choose(page, page.get_by_role("combobox", name=picker, exact=True), wanted)
 
 
 def expect_no_failure(page) -> None:

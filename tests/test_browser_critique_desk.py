@@ -17,7 +17,7 @@ from core import Store, import_files
 from core.auth import local_actor
 from core.critique import structural
 from core.critique.models import Annotation, CritiqueRun
-from tests.support.browser_support import ARTIFACTS, cut_texts, open_app, serve, wait_until_idle
+from tests.support.browser_support import ARTIFACTS, choose, cut_texts, open_app, serve, wait_until_idle
 from tests.support.explorer_library import ROOT, SAMPLES, build_library
 from tests.support.http_listener import Listener
 
@@ -133,9 +133,7 @@ def test_a_failed_critique_says_why_in_the_open_and_what_was_kept(page, desk):
     run_critique(page)  # the structural critic first: the trace has annotations to keep
     page.get_by_text("Teacher model").click()
     wait_until_idle(page)
-    page.get_by_role("combobox", name="Teacher").click()
-    page.get_by_role("option", name="small-teacher · openai/small-teacher").click()
-    wait_until_idle(page)
+    choose(page, page.get_by_role("combobox", name="Teacher"), "small-teacher · openai/small-teacher")
     run_critique(page)
     reason = page.get_by_role("alert").filter(has_text="teacher openai/small-teacher gave unusable output twice: "
                                                          "Invalid JSON")

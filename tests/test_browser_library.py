@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import trellis_json
-from tests.support.browser_support import open_app, screenshot, serve, type_text, upload, wait_until_idle
+from tests.support.browser_support import choose, open_app, screenshot, serve, type_text, upload, wait_until_idle
 from tests.support.explorer_library import build_library
 
 pytestmark = pytest.mark.browser
@@ -85,9 +85,7 @@ def test_rename_tag_filter_and_delete_a_trace_with_a_confirmation(page, own_libr
     open_app(page, f"{own_library}/library")
     page.get_by_text("Rename, tag or delete a trace").click()
     manage = page.get_by_test_id("stExpander").filter(has_text="Rename, tag or delete a trace")
-    manage.get_by_test_id("stSelectbox").get_by_role("combobox").click()
-    page.get_by_role("option", name="legal-msa-student-8b").click()
-    wait_until_idle(page)
+    choose(page, manage.get_by_test_id("stSelectbox").get_by_role("combobox"), "legal-msa-student-8b")
 
     type_text(page, manage.get_by_label("Title"), "MSA student, first pass")
     manage.get_by_test_id("stMultiSelect").get_by_role("combobox").click()

@@ -7,7 +7,15 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
-from tests.support.browser_support import cut_texts, drawn_text_sizes, open_app, screenshot, type_text, wait_until_idle
+from tests.support.browser_support import (
+    choose,
+    cut_texts,
+    drawn_text_sizes,
+    open_app,
+    screenshot,
+    type_text,
+    wait_until_idle,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -31,8 +39,7 @@ def test_edit_compare_and_approve_a_scaffold(page, app_url):
     if not page.get_by_role("button", name="Extract a draft").is_visible():
         page.get_by_text("New scaffold from traces").click()
         wait_until_idle(page)
-    page.get_by_role("combobox", name="Trace").click()
-    page.get_by_role("option", name=re.compile(r"MSA-2024-0117 .* teacher")).click()
+    choose(page, page.get_by_role("combobox", name="Trace"), re.compile(r"MSA-2024-0117 .* teacher"))
     page.get_by_role("button", name="Extract a draft").click()
     wait_until_idle(page)
     saved = page.get_by_text(re.compile(r"Saved legal-contract-review-\w+ v1 as a draft. Compression: .*6 of 6 first-level"))

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from core import Store
-from tests.support.browser_support import open_app, serve, wait_until_idle
+from tests.support.browser_support import choose, open_app, serve, wait_until_idle
 from tests.support.explorer_library import build_library
 from tests.support.http_listener import Listener
 
@@ -109,9 +109,7 @@ def test_an_operator_configured_endpoint_receives_the_request_with_its_own_key(p
             open_app(page, f"{url}/critique?trace={STUDENT}")
             expand_teacher_model(page)
             assert teacher_choices(page) == OPTIONS
-            page.get_by_role("combobox", name="Teacher").click()
-            page.get_by_role("option", name=OPTIONS[1]).click()
-            wait_until_idle(page)
+            choose(page, page.get_by_role("combobox", name="Teacher"), OPTIONS[1])
             run_critique(page)
             expect(page.get_by_text(MARKER, exact=True)).to_be_visible()
             shown = page.content()

@@ -16,7 +16,7 @@ from core.store import Store
 from core.store.connection import DATA_PATH_VARIABLE
 from core.store.schema import MIGRATIONS
 from tests.conftest import ROOT, SAMPLES, trellis_json
-from tests.support.browser_support import open_app, serve, type_text, upload, wait_until_idle
+from tests.support.browser_support import choose, open_app, serve, type_text, upload, wait_until_idle
 from tests.support.postgres import new_database, postgres_bin, throwaway_postgres
 
 TEACHER = "legal-msa-teacher-70b"
@@ -124,9 +124,7 @@ def test_a_backup_of_catalog_and_data_folder_restores_into_another_database(post
 def rename(page, trace_id: str, title: str) -> None:
     page.get_by_text("Rename, tag or delete a trace").click()
     manage = page.get_by_test_id("stExpander").filter(has_text="Rename, tag or delete a trace")
-    manage.get_by_test_id("stSelectbox").get_by_role("combobox").click()
-    page.get_by_role("option", name=trace_id).click()
-    wait_until_idle(page)
+    choose(page, manage.get_by_test_id("stSelectbox").get_by_role("combobox"), trace_id)
     type_text(page, manage.get_by_label("Title"), title)
     manage.get_by_role("button", name="Save", exact=True).click()
     wait_until_idle(page)

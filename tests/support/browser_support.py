@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect, sync_playwright
 
 from tests.support.explorer_library import ROOT, build_library
@@ -127,6 +128,21 @@ def wait_until_idle(page) -> None:
     page.wait_for_timeout(300)
     page.wait_for_function("!document.querySelector('[data-testid=stStatusWidget]')", timeout=30_000)
     page.wait_for_timeout(300)
+
+
+def choose(page, box, option) -> None:
+    """Open a select box and choose the first option whose name matches (a str part or a pattern). A rerun
+    still drawing when the list opened closes it again, taking the options with it: then open it again."""
+    for attempt in range(3):
+        box.click()
+        try:
+            page.get_by_role("option", name=option).first.click(timeout=5_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
+            wait_until_idle(page)
+    wait_until_idle(page)
 
 
 def type_text(page, box, text: str) -> None:
