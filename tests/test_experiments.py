@@ -13,7 +13,7 @@ from core.critique import review
 from core.critique.teacher import run_critique
 from core.errors import TrellisError
 from core.experiments.models import parse_arm
-from core.experiments.report import experiment_report, rows_csv
+from core.experiments.report import experiment_report, rows_csv, rows_json
 from core.experiments.run import define_experiment, run_experiment
 from core.model_catalog import ModelEntry
 from core.tasks.load import load_task_files
@@ -150,6 +150,20 @@ def test_every_run_exports_as_one_csv_row_with_its_arm(library):
     assert len(rows) == 6
     assert {row["arm"] for row in rows} == {"none", f"scaffold:{legal}@1"}
     assert {row["score"] for row in rows} == {"1.0"} and all(row["experiment_id"] == experiment.id for row in rows)
+
+
+def test_model_text_that_a_spreadsheet_would_run_as_a_formula_exports_as_text(library):
+    store, legal, tasks = library
+    experiment = define_experiment(store, tasks, "mock-student", ["none", f"scaffold:{legal}"], actor=local_actor(),
+                                   limit=1)
+    run_experiment(store, experiment, tasks, STUDENT, actor=local_actor(), completion=answering(correct_everywhere))
+    run = store.list_runs(experiment_id=experiment.id)[0]
+    hostile = run.model_copy(update={"error": '=HYPERLINK("http://attacker.example","open")',
+                                     "fallback_reason": "@SUM(A1:A9)"})
+    [row] = csv.DictReader(io.StringIO(rows_csv([hostile])))
+    assert (row["error"], row["fallback_reason"]) == ('\'=HYPERLINK("http://attacker.example","open")', "'@SUM(A1:A9)")
+    assert row["score"] == "1.0"  # numbers stay numbers
+    assert json.loads(rows_json([hostile]))[0]["error"] == hostile.error  # JSON is read as data, never run
 
 
 def test_an_arm_is_written_as_the_cli_takes_it():

@@ -14,6 +14,9 @@ from core.runs.models import RunRecord
 ROW_FIELDS = ["experiment_id", "arm", "task_id", "task_class", "repeat", "seed", "id", "student", "scaffold_id",
               "scaffold_version", "status", "error", "score", "fell_back", "fallback_reason", "adherence", "calls",
               "tokens_in", "tokens_out", "cost", "seconds", "started_at"]
+# A spreadsheet runs a cell that starts with one of these as a formula; a run's error or fallback reason is model
+# text, so such a cell is exported with a leading apostrophe, which keeps it text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -73,8 +76,12 @@ def rows_csv(runs: list[RunRecord]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=ROW_FIELDS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(run_rows(runs))
+    writer.writerows({name: _as_text_cell(value) for name, value in row.items()} for row in run_rows(runs))
     return out.getvalue()
+
+
+def _as_text_cell(value):
+    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
 
 
 def rows_json(runs: list[RunRecord]) -> str:
