@@ -30,6 +30,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from core import Store
 from tests.support.browser_support import ARTIFACTS, free_port
+from tests.support.run_setup import write_tasks
 
 TRELLIS = Path(sys.executable).with_name("trellis")
 QUEUE = 2  # the shared collector's queue: small, so that test_a_full_queue_answers_503 fills it with few requests
@@ -176,6 +177,39 @@ def test_litellm_calls_arrive_as_llm_nodes_with_their_model_and_text(collector, 
     ]
     assert {n.parent_id for n in calls} == {f"{root.get_span_context().span_id:016x}"}
     assert loaded.trace.agent == "gpt-4o-mini"
+
+
+def test_a_trellis_run_streams_each_of_its_model_calls_into_the_collector(collector, monkeypatch, tmp_path):
+    """docs/cli.md's stream.py: `trellis run` inside one span, its litellm calls instrumented."""
+    import litellm
+    from openinference.instrumentation.litellm import LiteLLMInstrumentor
+
+    from core.cli import main
+
+    real = litellm.completion
+    monkeypatch.setattr(litellm, "completion", lambda messages, **kwargs: real(
+        model=kwargs["model"], messages=messages, mock_response="150"))  # the student, answering offline
+    tasks = write_tasks(tmp_path / "tasks", count=1)
+    provider = sdk(OTLPSpanExporter(endpoint=collector.url))
+    instrumentor = LiteLLMInstrumentor()
+    instrumentor.instrument(tracer_provider=provider)
+    try:
+        with provider.get_tracer("trellis").start_as_current_span("trellis run") as root:
+            code = main(["run", str(tasks), "--student", "openai/mock", "--api-base", "http://127.0.0.1:9/v1",
+                         "--db", str(tmp_path / "runs.duckdb")])
+        assert provider.force_flush()
+    finally:
+        instrumentor.uninstrument()
+        provider.shutdown()
+
+    assert code == 0
+    with Store(tmp_path / "runs.duckdb") as runs:
+        [run] = runs.list_runs()
+    with read(collector) as store:
+        streamed = store.load_trace(f"otlp-{root.get_span_context().trace_id:032x}")
+    calls = [n for n in streamed.nodes if n.kind == "llm"]
+    assert len(calls) == run.calls > 0  # every call the run made, as it made it
+    assert {(n.model, n.output) for n in calls} == {("openai/mock", "150")}
 
 
 def test_json_and_gzip_bodies_are_stored_and_answered_in_their_own_encoding(collector):
