@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 
 from core.cli import main
 from tests.conftest import ROOT, SAMPLES
-from tests.support.browser_support import free_port, open_app, serve
+from tests.support.browser_support import free_port, open_app, screenshot, serve
 from tests.support.otlp_request import export_request
 
 pytestmark = pytest.mark.browser
@@ -106,3 +106,4 @@ def test_spans_sent_to_the_collector_appear_as_a_live_trace(page, shared_app, co
     expect(page.get_by_text(re.compile(r"^\d+ of \d+ traces · 1 ● live \(a span in the last 30 s\) · click a row"))
            ).to_be_visible(timeout=SEEN_WITHIN)
     expect(table_text(page)).to_contain_text("● live · answer the refund question")
+    screenshot(page, "library-live")
