@@ -3,20 +3,12 @@ OpenTelemetry SDK exporter, the OpenInference litellm instrumentor and plain HTT
 Store on the same lake while it runs."""
 
 import fcntl
-import gzip
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from google.rpc.status_pb2 import Status  # googleapis-common-protos, which the SDK exporter brings
@@ -29,45 +21,11 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcess
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from core import Store
-from tests.support.browser_support import ARTIFACTS, free_port
+from tests.support.browser_support import free_port
+from tests.support.collector import JSON, PROTOBUF, Collector, collecting, post, post_as_is
 from tests.support.run_setup import write_tasks
 
-TRELLIS = Path(sys.executable).with_name("trellis")
 QUEUE = 2  # the shared collector's queue: small, so that test_a_full_queue_answers_503 fills it with few requests
-PROTOBUF, JSON = "application/x-protobuf", "application/json"
-
-
-@dataclass
-class Collector:
-    lake: Path
-    port: int
-    pid: int
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1/traces"
-
-
-@contextmanager
-def collecting(lake: Path, port: int | None = None, *options: str) -> Iterator[Collector]:
-    """`trellis collect` on the lake, on a free port (or ``port``), until the block ends: then SIGTERM by pid."""
-    port = port or free_port()
-    ARTIFACTS.mkdir(exist_ok=True)
-    log = ARTIFACTS / f"collect-{port}.log"
-    with log.open("ab") as errors:
-        process = subprocess.Popen([TRELLIS, "collect", "--port", str(port), "--db", str(lake), *options],
-                                   stdout=subprocess.PIPE, stderr=errors, text=True,
-                                   env={**os.environ, "TRELLIS_STORE": ""})
-    try:
-        started = process.stdout.readline()  # its one line, once it listens (or nothing, if it failed)
-        assert started.startswith(f"listening on http://127.0.0.1:{port}/v1/traces, storing into {lake}"), \
-            f"{started!r}; the end of {log}: {log.read_text()[-2000:]}"
-        yield Collector(lake, port, process.pid)
-    finally:
-        if process.poll() is None:
-            os.kill(process.pid, signal.SIGTERM)
-        process.wait(timeout=60)
-        process.stdout.close()
 
 
 @pytest.fixture(scope="module")
@@ -79,22 +37,7 @@ def collector(tmp_path_factory) -> Iterator[Collector]:
 
 def read(collector: Collector) -> Store:
     """A Store on the collector's lake, as the app or `trellis list` would open it."""
-    return Store(collector.lake)
-
-
-def post(url: str, body: bytes, content_type: str = PROTOBUF, gzipped: bool = False) -> tuple[int, dict, bytes]:
-    """(status, headers, body) of one POST; ``gzipped``: the body compressed, and the header saying so."""
-    return post_as_is(url, gzip.compress(body) if gzipped else body,
-                      {"Content-Type": content_type, **({"Content-Encoding": "gzip"} if gzipped else {})})
-
-
-def post_as_is(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict, bytes]:
-    request = urllib.request.Request(url, data=body, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), exc.read()
+    return Store(collector.store)
 
 
 def otlp_json(trace: str, *spans: tuple[str, str | None, str], service: str = "research-agent") -> bytes:
@@ -305,7 +248,7 @@ def test_a_full_queue_answers_503_with_retry_after_and_what_it_accepted_is_store
     # While another process holds the lake's write lock, the writer waits with the batch it took and the queue
     # fills: of 2 * QUEUE + 1 requests, one at least finds no room.
     senders = [threading.Thread(target=send, args=(f"{n:032x}",)) for n in range(1, 2 * QUEUE + 2)]
-    with open(collector.lake / "write.lock", "a") as lock:
+    with open(collector.store / "write.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             for sender in senders:
