@@ -2,23 +2,24 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-DB     ?= trellis.lake
+# The store: a folder, a .duckdb file or postgres://... (docs/deploy.md); $TRELLIS_STORE when the operator set it.
+DB     ?= $(or $(TRELLIS_STORE),trellis.lake)
 PORT   ?= 8501
 # Loopback only unless the operator says otherwise (`make run ADDRESS=0.0.0.0`, best with login configured).
 ADDRESS ?= 127.0.0.1
 # `make run MODEL=local` also serves the shipped local model (docs/models.md) beside the app.
 MODEL  ?=
 RUNTIME := $(VENV)/.runtime
-STREAMLIT = TRELLIS_STORE=$(DB) $(BIN)/streamlit run app.py --server.address $(ADDRESS) --server.port $(PORT) \
-	--server.headless true --browser.gatherUsageStats false -- --db $(DB)
+STREAMLIT = TRELLIS_STORE='$(DB)' $(BIN)/streamlit run app.py --server.address $(ADDRESS) --server.port $(PORT) \
+	--server.headless true --browser.gatherUsageStats false -- --db '$(DB)'
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: run test setup runtime lock browser bench schema clean
+.PHONY: run test setup runtime lock browser bench schema clean store
 
 # With MODEL=local the model server is started first and stopped, by its recorded pid, when the app exits.
-run: $(DB) $(if $(filter local,$(MODEL)),$(RUNTIME))
+run: store $(if $(filter local,$(MODEL)),$(RUNTIME))
 ifeq ($(MODEL),local)
-	$(BIN)/trellis model serve --db $(DB) && trap '$(BIN)/trellis model stop --db $(DB)' EXIT && \
+	$(BIN)/trellis model serve --db '$(DB)' && trap '$(BIN)/trellis model stop --db "$(DB)"' EXIT && \
 		trap 'exit 130' INT TERM && $(STREAMLIT)
 else
 	$(STREAMLIT)
@@ -52,11 +53,10 @@ lock:
 	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --extra test --extra local --strip-extras --allow-unsafe \
 		--no-emit-index-url --no-emit-find-links --output-file requirements.lock pyproject.toml
 
-# A new store is loaded with the sample library, or, beside a store from before the shared lake
-# (./trellis.duckdb), with everything that one holds (`trellis store migrate`); an existing store is left alone.
-$(DB): | setup
-	if [ "$(DB)" = trellis.lake ] && [ -f trellis.duckdb ]; then $(BIN)/trellis store migrate trellis.duckdb --db $(DB); \
-	else $(BIN)/trellis import sample_traces --db $(DB); fi
+# A new store is loaded with the sample library, or, the default one beside a store from before the shared lake
+# (./trellis.duckdb), with everything that one holds; a store in use is left alone (`trellis store init`).
+store: setup
+	$(BIN)/trellis store init --db '$(DB)' --samples sample_traces $(if $(filter trellis.lake,$(DB)),--from trellis.duckdb)
 
 # Browser tests drive Debian's Chromium (Playwright cannot download its own here);
 # graphviz's `dot` checks that hostile labels survive a real layout; the replica tests start a throwaway

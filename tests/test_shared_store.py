@@ -3,6 +3,7 @@ an old single-process .duckdb file into one with nothing lost."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -80,6 +81,37 @@ def test_an_old_duckdb_file_moves_into_a_shared_store_with_nothing_lost(tmp_path
     assert capsys.readouterr().err.startswith(f"error: {lake} is not empty (")
     with Store(lake) as store:
         assert store.table_fingerprints() == before  # and left as it was
+
+
+def test_make_run_fills_a_new_store_once_and_leaves_a_store_in_use_alone(tmp_path, capsys):
+    """What `make run` does before serving (`trellis store init`), on any kind of store."""
+    lake = tmp_path / "trellis.lake"
+    init = ["store", "init", "--db", str(lake), "--samples", str(SAMPLES), "--from", str(tmp_path / "trellis.duckdb")]
+    assert main(init) == 0  # no old file beside it: the samples
+    samples = len(list(SAMPLES.glob("*.json")))
+    assert capsys.readouterr().out == f"{lake} is ready, with {samples} traces from {SAMPLES}\n"
+    assert main(["delete", TEACHER, "--db", str(lake)]) == 0
+    capsys.readouterr()
+
+    assert main(init) == 0
+    assert capsys.readouterr().out == f"{lake} is already a store: left as it is\n"
+    with Store(lake) as store:
+        assert store.count_traces() == samples - 1  # what its user deleted stays deleted
+
+    old, moved = tmp_path / "trellis.duckdb", tmp_path / "moved.lake"
+    rich_duckdb_file(old)
+    assert main(["store", "init", "--db", str(moved), "--samples", str(SAMPLES), "--from", str(old)]) == 0
+    assert f"moved {old} into {moved}" in capsys.readouterr().out  # an old file beside it: what it holds
+    with Store(old) as before, Store(moved) as after:
+        assert after.table_fingerprints() == before.table_fingerprints()
+
+
+def test_make_run_takes_any_store_location_the_operator_sets():
+    made = subprocess.run(["make", "-n", "run"], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, "TRELLIS_STORE": "postgres://trellis@db.internal:5432/trellis?sslmode=require"})
+    assert made.returncode == 0, made.stderr
+    assert "trellis store init --db 'postgres://trellis@db.internal:5432/trellis?sslmode=require' " in made.stdout
+    assert "-- --db 'postgres://trellis@db.internal:5432/trellis?sslmode=require'" in made.stdout
 
 
 def test_a_store_folder_copied_elsewhere_opens_there_with_its_traces(tmp_path):
