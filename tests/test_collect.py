@@ -22,7 +22,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from core import Store
 from tests.support.browser_support import free_port
-from tests.support.collector import JSON, PROTOBUF, Collector, collecting, post, post_as_is
+from tests.support.collector import JSON, PROTOBUF, Collector, collecting, long_run, post, post_as_is
 from tests.support.run_setup import write_tasks
 
 QUEUE = 2  # the shared collector's queue: small, so that test_a_full_queue_answers_503 fills it with few requests
@@ -273,17 +273,7 @@ def test_a_full_queue_answers_503_with_retry_after_and_what_it_accepted_is_store
 
 
 def test_kill_9_mid_stream_then_restart_loses_nothing_and_doubles_nothing(tmp_path):
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracer = provider.get_tracer("agent")
-    with tracer.start_as_current_span("long run") as root:
-        for step in range(34):
-            with tracer.start_as_current_span(f"step {step}"):
-                pass
-    spans = exporter.get_finished_spans()  # the steps, then the root, as they ended
-    batches = [encode_spans(spans[i:i + 7]).SerializeToString() for i in range(0, len(spans), 7)]
-    trace_id = f"otlp-{root.get_span_context().trace_id:032x}"
+    trace_id, spans, batches = long_run(34, per_request=7)
     lake, port = tmp_path / "s.lake", free_port()
     answered, unanswered = [], []
 
@@ -312,7 +302,7 @@ def test_kill_9_mid_stream_then_restart_loses_nothing_and_doubles_nothing(tmp_pa
         assert answered == list(range(len(batches))) and unanswered, "the client never had to send a batch again"
         with Store(lake) as store:
             ids = [n.id for n in store.load_trace(trace_id).nodes]
-            assert store.received_span_count() == len(spans) == 35
+            assert store.received_span_count() == spans == 35
     assert len(ids) == len(set(ids)) == 35
 
 

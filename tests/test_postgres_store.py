@@ -9,10 +9,6 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from playwright.sync_api import expect
 
 from core.cli import main
@@ -22,7 +18,7 @@ from core.store.connection import DATA_PATH_VARIABLE
 from core.store.schema import MIGRATIONS
 from tests.conftest import ROOT, SAMPLES, trellis_json
 from tests.support.browser_support import choose, open_app, serve, type_text, upload, wait_until_idle
-from tests.support.collector import collecting, post
+from tests.support.collector import collecting, long_run, post
 from tests.support.postgres import new_database, postgres_bin, throwaway_postgres
 
 TEACHER = "legal-msa-teacher-70b"
@@ -130,27 +126,18 @@ def test_a_backup_of_catalog_and_data_folder_restores_into_another_database(post
 def test_two_collectors_on_one_store_keep_each_span_once(postgres_store):
     """Two `trellis collect` replicas behind one address: every batch reaches both (a client's retry sent to the
     other replica), at the same time, in opposite orders."""
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracer = provider.get_tracer("agent")
-    with tracer.start_as_current_span("long run") as root:
-        for step in range(20):
-            with tracer.start_as_current_span(f"step {step}"):
-                pass
-    spans = exporter.get_finished_spans()
-    batches = [encode_spans(spans[i:i + 4]).SerializeToString() for i in range(0, len(spans), 4)]
+    trace_id, spans, batches = long_run(20, per_request=4)
 
     Store(postgres_store).close()  # created before the replicas start, as `make run` does
     with collecting(postgres_store) as a, collecting(postgres_store) as b:
+        sends = [send for pair in zip([(a.url, batch) for batch in batches], [(b.url, batch) for batch in batches[::-1]])
+                 for send in pair]  # two clients: one posting to A while the other posts to B
         with ThreadPoolExecutor(2) as clients:
-            answers = [*clients.map(lambda url, batch: post(url, batch)[0], [a.url] * len(batches), batches),
-                       *clients.map(lambda url, batch: post(url, batch)[0], [b.url] * len(batches), batches[::-1])]
+            answers = list(clients.map(lambda send: post(*send)[0], sends))
     assert set(answers) == {200}
     with Store(postgres_store) as store:
-        trace_id = f"otlp-{root.get_span_context().trace_id:032x}"
         ids = [n.id for n in store.load_trace(trace_id).nodes]
-        assert store.received_span_count(trace_id) == len(spans) == 21
+        assert store.received_span_count(trace_id) == spans == 21
     assert len(ids) == len(set(ids)) == 21
 
 

@@ -12,6 +12,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
 from tests.support.browser_support import ARTIFACTS, free_port
 
 TRELLIS = Path(sys.executable).with_name("trellis")
@@ -64,3 +69,20 @@ def post_as_is(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dic
             return response.status, dict(response.headers), response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, dict(exc.headers), exc.read()
+
+
+def long_run(steps: int, per_request: int) -> tuple[int, int, list[bytes]]:
+    """An agent run as the SDK records it: a root span with ``steps`` children, encoded as OTLP/HTTP protobuf
+    requests of ``per_request`` spans each, the steps first, then the root, as they ended. (trace id as Trellis
+    names it, span count, requests)."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("agent")
+    with tracer.start_as_current_span("long run") as root:
+        for step in range(steps):
+            with tracer.start_as_current_span(f"step {step}"):
+                pass
+    spans = exporter.get_finished_spans()
+    requests = [encode_spans(spans[i:i + per_request]).SerializeToString() for i in range(0, len(spans), per_request)]
+    return f"otlp-{root.get_span_context().trace_id:032x}", len(spans), requests
