@@ -155,6 +155,37 @@ def test_a_trellis_run_streams_each_of_its_model_calls_into_the_collector(collec
     assert {(n.model, n.output) for n in calls} == {("openai/mock", "150")}
 
 
+def test_an_rlms_run_streams_every_model_call_and_its_llm_query_calls_arrive_apart(collector, tmp_path):
+    """docs/cli.md's recipe for `rlms`: its OpenAI client instrumented, the run inside one span. rlms answers a
+    REPL's llm_query on a thread of its own, which does not carry the run's span: those calls come as traces of
+    their own (the run's RLMLogger file, `trellis import`, keeps the whole tree)."""
+    from openinference.instrumentation.openai import OpenAIInstrumentor
+
+    from tests.support.rlm_fake_backend import FakeChatServer, recursive_model, run_rlm
+
+    with read(collector) as store:
+        before = {t.id for t in store.list_traces()}
+    provider = sdk(OTLPSpanExporter(endpoint=collector.url))
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument(tracer_provider=provider)
+    try:
+        with FakeChatServer(recursive_model(2)) as model, \
+                provider.get_tracer("agent").start_as_current_span("rlm run") as root:
+            run_rlm(tmp_path / "logs", model.base_url, ["level 1: the whole task"], max_depth=3)
+        assert provider.force_flush()
+    finally:
+        instrumentor.uninstrument()
+        provider.shutdown()
+
+    run_trace = f"otlp-{root.get_span_context().trace_id:032x}"
+    with read(collector) as store:
+        calls = {t.id: [n for n in store.load_trace(t.id).nodes if n.kind == "llm"]
+                 for t in store.list_traces() if t.id not in before}
+    apart = [n.subproblem for trace_id, nodes in calls.items() if trace_id != run_trace for n in nodes]
+    assert len(calls[run_trace]) + len(apart) == len(model.requests)  # every call the run made, once
+    assert apart == ["leaf question at level 2"]  # the one llm_query
+
+
 def test_json_and_gzip_bodies_are_stored_and_answered_in_their_own_encoding(collector):
     status, headers, body = post(collector.url, otlp_json("a1" * 16, ("b1" * 8, None, "plain json")), JSON)
     assert (status, headers["Content-Type"], json.loads(body)) == (200, JSON, {})
@@ -256,11 +287,11 @@ def test_a_full_queue_answers_503_with_retry_after_and_what_it_accepted_is_store
             deadline = time.monotonic() + 60
             while not any(status == 503 for status, _, _ in list(answers.values())) and time.monotonic() < deadline:
                 time.sleep(0.05)
-            refused = {trace: answer for trace, answer in list(answers.items()) if answer[0] == 503}
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
     for sender in senders:
         sender.join(timeout=60)
+    refused = {trace: answer for trace, answer in answers.items() if answer[0] == 503}  # a slow sender's too
 
     assert refused, "no request was refused while the store was locked"
     assert all(headers["Retry-After"] == "1" for _, headers, _ in refused.values())
