@@ -46,7 +46,7 @@ def test_the_traces_and_the_centred_pair_can_be_changed_in_any_order(page, app_u
     pick(page, RIGHT, option("MSA-2024-0117", "student"))
     pick(page, CENTRE, re.compile(r"^#3 · "))
     expect_no_failure(page)
-    assert "focus=" in page.url
+    expect(page).to_have_url(re.compile("focus="))
     pick(page, LEFT, option("ledgerline", "student"))
     pick(page, CENTRE, re.compile(r"^#2 · "))
     pick(page, RIGHT, option("FY2024 guidance", "teacher"))
