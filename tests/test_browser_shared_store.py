@@ -3,25 +3,20 @@ DuckLake, which many processes may open together) while `trellis import` and `tr
 the Library shows each new trace without anyone reloading the page; the one receiving spans is marked live.
 """
 
-import os
 import re
-import signal
 import subprocess
-import time
-import urllib.error
-import urllib.request
 
 import pytest
 from playwright.sync_api import expect
 
 from core.cli import main
 from tests.conftest import ROOT, SAMPLES
-from tests.support.browser_support import free_port, open_app, screenshot, serve
+from tests.support.browser_support import open_app, screenshot, serve
+from tests.support.collector import JSON, TRELLIS, collecting, post
 from tests.support.otlp_request import export_request
 
 pytestmark = pytest.mark.browser
 
-TRELLIS = ROOT / ".venv" / "bin" / "trellis"
 STUDENT, TEACHER, OTHER_TEACHER = "legal-msa-student-8b", "legal-msa-teacher-70b", "bugtriage-proration-teacher-32b"
 TEACHER_TITLE = "MSA-2024-0117 risk review (Corvane / Halden), teacher run"
 STUDENT_TITLE = "MSA-2024-0117 risk review (Corvane / Halden), student run"
@@ -65,32 +60,10 @@ def test_a_trace_imported_in_the_terminal_appears_in_the_open_library(page, shar
 
 
 @pytest.fixture
-def collector(shared_store, tmp_path):
-    """`trellis collect` on a free port, writing into the store the app serves; stopped by its pid."""
-    port, log = free_port(), tmp_path / "collect.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen([TRELLIS, "collect", "--port", str(port), "--db", str(shared_store)], cwd=ROOT,
-                                   stdout=output, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/v1/traces"
-    try:
-        deadline = time.monotonic() + 60
-        while not _answers(url):
-            assert process.poll() is None and time.monotonic() < deadline, f"trellis collect: {log.read_text()}"
-            time.sleep(0.3)
-        yield url
-    finally:
-        os.kill(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
-
-
-def _answers(url: str) -> bool:
-    try:
-        urllib.request.urlopen(url, timeout=2).close()
-    except urllib.error.HTTPError:
-        return True  # a GET is refused (405): spans are POSTed; but it is listening
-    except OSError:
-        return False
-    return True
+def collector(shared_store):
+    """The address of `trellis collect` writing into the store the app serves."""
+    with collecting(shared_store) as running:
+        yield running.url
 
 
 def test_spans_sent_to_the_collector_appear_as_a_live_trace(page, shared_app, collector):
@@ -98,10 +71,7 @@ def test_spans_sent_to_the_collector_appear_as_a_live_trace(page, shared_app, co
     expect(page.get_by_text(re.compile(r"^\d+ of \d+ traces · click a row to open its trace$"))).to_be_visible()
 
     spans = [("eee19b7ec3c1b174", None, "answer the refund question"), ("eee19b7ec3c1b175", "eee19b7ec3c1b174", "look up")]
-    request = urllib.request.Request(collector, headers={"Content-Type": "application/json"},
-                                     data=export_request("5b8efff798038103d269b633813fc60c", spans))
-    with urllib.request.urlopen(request, timeout=30) as response:
-        assert response.status == 200
+    assert post(collector, export_request("5b8efff798038103d269b633813fc60c", spans), JSON)[0] == 200
 
     expect(page.get_by_text(re.compile(r"^\d+ of \d+ traces · 1 ● live \(a span in the last 30 s\) · click a row"))
            ).to_be_visible(timeout=SEEN_WITHIN)

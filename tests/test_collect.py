@@ -9,6 +9,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from google.rpc.status_pb2 import Status  # googleapis-common-protos, which the SDK exporter brings
@@ -65,6 +66,20 @@ def sdk(exporter) -> TracerProvider:
     return provider
 
 
+@contextmanager
+def instrumented(instrumentor, exporter) -> Iterator[TracerProvider]:
+    """An OpenInference ``instrumentor`` on while the block runs, its spans sent by ``exporter``; at the end every
+    span is sent and answered, and the instrumentor taken off."""
+    provider = sdk(exporter)
+    instrumentor.instrument(tracer_provider=provider)
+    try:
+        yield provider
+        assert provider.force_flush()
+    finally:
+        instrumentor.uninstrument()
+        provider.shutdown()
+
+
 # ------------------------------------------------------------------ what clients send
 
 
@@ -97,19 +112,12 @@ def test_litellm_calls_arrive_as_llm_nodes_with_their_model_and_text(collector, 
     from openinference.instrumentation.litellm import LiteLLMInstrumentor
 
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{collector.port}")  # as docs/cli.md says
-    provider = sdk(OTLPSpanExporter())
-    instrumentor = LiteLLMInstrumentor()
-    instrumentor.instrument(tracer_provider=provider)
-    try:
-        with provider.get_tracer("agent").start_as_current_span("review the contract") as root:
-            root.set_attribute("openinference.span.kind", "AGENT")
-            for clause in ("liability", "termination"):
-                litellm.completion(model="gpt-4o-mini", messages=[{"role": "user", "content": f"Summarise the {clause} clause"}],
-                                   mock_response=f"The {clause} clause is standard.")
-        assert provider.force_flush()
-    finally:
-        instrumentor.uninstrument()
-        provider.shutdown()
+    with instrumented(LiteLLMInstrumentor(), OTLPSpanExporter()) as provider, \
+            provider.get_tracer("agent").start_as_current_span("review the contract") as root:
+        root.set_attribute("openinference.span.kind", "AGENT")
+        for clause in ("liability", "termination"):
+            litellm.completion(model="gpt-4o-mini", messages=[{"role": "user", "content": f"Summarise the {clause} clause"}],
+                               mock_response=f"The {clause} clause is standard.")
 
     with read(collector) as store:
         loaded = store.load_trace(f"otlp-{root.get_span_context().trace_id:032x}")
@@ -133,17 +141,10 @@ def test_a_trellis_run_streams_each_of_its_model_calls_into_the_collector(collec
     monkeypatch.setattr(litellm, "completion", lambda messages, **kwargs: real(
         model=kwargs["model"], messages=messages, mock_response="150"))  # the student, answering offline
     tasks = write_tasks(tmp_path / "tasks", count=1)
-    provider = sdk(OTLPSpanExporter(endpoint=collector.url))
-    instrumentor = LiteLLMInstrumentor()
-    instrumentor.instrument(tracer_provider=provider)
-    try:
-        with provider.get_tracer("trellis").start_as_current_span("trellis run") as root:
-            code = main(["run", str(tasks), "--student", "openai/mock", "--api-base", "http://127.0.0.1:9/v1",
-                         "--db", str(tmp_path / "runs.duckdb")])
-        assert provider.force_flush()
-    finally:
-        instrumentor.uninstrument()
-        provider.shutdown()
+    with instrumented(LiteLLMInstrumentor(), OTLPSpanExporter(endpoint=collector.url)) as provider, \
+            provider.get_tracer("trellis").start_as_current_span("trellis run") as root:
+        code = main(["run", str(tasks), "--student", "openai/mock", "--api-base", "http://127.0.0.1:9/v1",
+                     "--db", str(tmp_path / "runs.duckdb")])
 
     assert code == 0
     with Store(tmp_path / "runs.duckdb") as runs:
@@ -165,17 +166,10 @@ def test_an_rlms_run_streams_every_model_call_and_its_llm_query_calls_arrive_apa
 
     with read(collector) as store:
         before = {t.id for t in store.list_traces()}
-    provider = sdk(OTLPSpanExporter(endpoint=collector.url))
-    instrumentor = OpenAIInstrumentor()
-    instrumentor.instrument(tracer_provider=provider)
-    try:
-        with FakeChatServer(recursive_model(2)) as model, \
-                provider.get_tracer("agent").start_as_current_span("rlm run") as root:
-            run_rlm(tmp_path / "logs", model.base_url, ["level 1: the whole task"], max_depth=3)
-        assert provider.force_flush()
-    finally:
-        instrumentor.uninstrument()
-        provider.shutdown()
+    with instrumented(OpenAIInstrumentor(), OTLPSpanExporter(endpoint=collector.url)) as provider, \
+            FakeChatServer(recursive_model(2)) as model, \
+            provider.get_tracer("agent").start_as_current_span("rlm run") as root:
+        run_rlm(tmp_path / "logs", model.base_url, ["level 1: the whole task"], max_depth=3)
 
     run_trace = f"otlp-{root.get_span_context().trace_id:032x}"
     with read(collector) as store:

@@ -71,7 +71,7 @@ def post_as_is(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dic
         return exc.code, dict(exc.headers), exc.read()
 
 
-def long_run(steps: int, per_request: int) -> tuple[int, int, list[bytes]]:
+def long_run(steps: int, per_request: int) -> tuple[str, int, list[bytes]]:
     """An agent run as the SDK records it: a root span with ``steps`` children, encoded as OTLP/HTTP protobuf
     requests of ``per_request`` spans each, the steps first, then the root, as they ended. (trace id as Trellis
     names it, span count, requests)."""
